@@ -1,0 +1,28 @@
+/*
+ * NAME
+ *	handoff - the Postfix tlsproxy protocol on an accepted UNIX connection
+ * SYNOPSIS
+ *	#include "handoff.h"
+ * DESCRIPTION
+ *	handoff_run() serves one local client (postscreen, or a tool) as
+ *	Postfix 3.7's tlsproxy does: announcement, request, status,
+ *	descriptor, TLS server handshake on that descriptor, then the
+ *	plaintext relay. Client-role requests are answered status=0 for
+ *	now. Every failure ends in a log line and a clean teardown by the
+ *	caller (sess_free()).
+ *
+ *	handoff_refuse_bytes() is what the acceptor writes, without
+ *	reading anything, to a client it cannot queue: the announcement
+ *	and status=0.
+ */
+#ifndef TLSPROXY_HANDOFF_H
+#define TLSPROXY_HANDOFF_H
+
+#include <stddef.h>
+
+struct sess;
+
+void	handoff_run(struct sess *);
+const unsigned char *handoff_refuse_bytes(size_t *len);
+
+#endif

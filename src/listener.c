@@ -1,0 +1,205 @@
+/*
+ * NAME
+ *	listener - listening sockets: handoff (UNIX) and TCP frontends
+ * DESCRIPTION
+ *	See listener.h.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "listener.h"
+#include "log.h"
+
+#define LST_BACKLOG	511
+
+static void
+lst_key(const struct cfg_listener *c, char *buf, size_t len)
+{
+	if (c->kind == CFG_LST_HANDOFF)
+		snprintf(buf, len, "handoff:%s", c->handoff);
+	else
+		snprintf(buf, len, "tcp:%s", c->listen);
+}
+
+/* lst_fill - everything but the socket, from the configuration entry */
+static struct lst *
+lst_new(const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct lst *l;
+	char	 aerr[256];
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (NULL);
+	}
+	l->magic = LST_MAGIC;
+	l->kind = c->kind;
+	l->fd = -1;
+	lst_key(c, l->key, sizeof(l->key));
+	snprintf(l->label, sizeof(l->label), "%s",
+	    c->kind == CFG_LST_HANDOFF ? c->handoff : c->listen);
+	if (c->kind == CFG_LST_TCP) {
+		snprintf(l->backend_label, sizeof(l->backend_label), "%s", c->backend);
+		if (sys_parse_addr(c->backend, 0, &l->backend, aerr, sizeof(aerr)) < 0) {
+			snprintf(err, errlen, "listener %s: backend: %s", c->listen, aerr);
+			free(l);
+			return (NULL);
+		}
+		l->handshake_ms = c->handshake_timeout * 1000;
+		l->idle_ms = c->idle_timeout * 1000;
+		l->connect_ms = c->connect_timeout * 1000;
+	}
+	return (l);
+}
+
+/* lst_bind_unix - a handoff socket with Postfix-like permissions */
+static int
+lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	struct passwd *pw;
+	struct group *gr;
+	uid_t	 uid = (uid_t)-1;
+	gid_t	 gid = (gid_t)-1;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(c->handoff) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "handoff socket path too long: %s", c->handoff);
+		return (-1);
+	}
+	strcpy(sun.sun_path, c->handoff);
+	if (c->owner != NULL && *c->owner != '\0') {
+		if ((pw = getpwnam(c->owner)) == NULL) {
+			snprintf(err, errlen, "handoff socket %s: unknown owner \"%s\"",
+			    c->handoff, c->owner);
+			return (-1);
+		}
+		uid = pw->pw_uid;
+	}
+	if (c->group != NULL && *c->group != '\0') {
+		if ((gr = getgrnam(c->group)) == NULL) {
+			snprintf(err, errlen, "handoff socket %s: unknown group \"%s\"",
+			    c->handoff, c->group);
+			return (-1);
+		}
+		gid = gr->gr_gid;
+	}
+	/* A stale socket from an earlier run (ours or master's): remove it. */
+	if (lstat(c->handoff, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket; "
+			    "refusing to remove it", c->handoff);
+			return (-1);
+		}
+		if (unlink(c->handoff) < 0) {
+			snprintf(err, errlen, "cannot remove stale socket %s: %s",
+			    c->handoff, strerror(errno));
+			return (-1);
+		}
+	}
+	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot bind handoff socket %s: %s", c->handoff,
+		    strerror(errno));
+		return (-1);
+	}
+	if (chmod(c->handoff, c->mode) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(c->handoff, uid, gid) < 0)) {
+		snprintf(err, errlen, "cannot set mode/owner of %s: %s", c->handoff,
+		    strerror(errno));
+		(void)unlink(c->handoff);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+lst_bind_tcp(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct sys_addr a;
+	char	 aerr[256];
+	int	 on = 1;
+
+	if (sys_parse_addr(c->listen, 1, &a, aerr, sizeof(aerr)) < 0) {
+		snprintf(err, errlen, "listener %s: %s", c->listen, aerr);
+		return (-1);
+	}
+	if ((l->fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(l->fd, (struct sockaddr *)&a.ss, a.len) < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", c->listen, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+struct lst *
+lst_open(const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct lst *l;
+	int	 rc;
+
+	if ((l = lst_new(c, err, errlen)) == NULL)
+		return (NULL);
+	rc = c->kind == CFG_LST_HANDOFF ? lst_bind_unix(l, c, err, errlen) :
+	    lst_bind_tcp(l, c, err, errlen);
+	if (rc == 0 && listen(l->fd, LST_BACKLOG) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", l->label, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0) {
+		if (l->fd >= 0 && c->kind == CFG_LST_HANDOFF)
+			(void)unlink(c->handoff);
+		sys_close(&l->fd);
+		free(l);
+		return (NULL);
+	}
+	return (l);
+}
+
+int
+lst_matches(const struct lst *l, const struct cfg_listener *c)
+{
+	char	 key[sizeof(l->key)];
+
+	lst_key(c, key, sizeof(key));
+	return (l->fd >= 0 && strcmp(l->key, key) == 0);
+}
+
+struct lst *
+lst_adopt(struct lst *old, const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct lst *l;
+
+	if ((l = lst_new(c, err, errlen)) == NULL)
+		return (NULL);
+	l->fd = old->fd;
+	old->fd = -1;
+	return (l);
+}
+
+void
+lst_close(struct lst *l)
+{
+	if (l == NULL)
+		return;
+	if (l->magic != LST_MAGIC)
+		log_panic("%s: bad magic", __func__);
+	if (l->fd >= 0 && l->kind == CFG_LST_HANDOFF)
+		(void)unlink(l->label);
+	sys_close(&l->fd);
+	l->magic = 0;
+	free(l);
+}

@@ -1,0 +1,39 @@
+/*
+ * NAME
+ *	log - Postfix-style logging to syslog or stderr, thread-safe
+ * SYNOPSIS
+ *	#include "log.h"
+ * DESCRIPTION
+ *	log_init() picks the destination: syslog with the given ident
+ *	("postfix/tlsproxy") and facility, or stderr (foreground mode),
+ *	where each line is "Mon DD HH:MM:SS ident[pid]: text" written
+ *	with a single write(2) so lines of concurrent threads never mix.
+ *
+ *	Severities follow Postfix: log_info() for transactions,
+ *	log_warnx() prefixes "warning: ", log_warn() also appends
+ *	": strerror(errno)". fatalx()/fatal() log "fatal: ..." and exit(1):
+ *	for startup and environment failures only, never inside a
+ *	session. log_panic() logs "panic: ..." and aborts: our own bug.
+ *	log_debug() prints only with -v.
+ */
+#ifndef TLSPROXY_LOG_H
+#define TLSPROXY_LOG_H
+
+#include <stdarg.h>
+
+#define LOG_PRINTF(a, b)	__attribute__((format(printf, a, b)))
+
+int	log_facility_code(const char *name);	/* -1 if unknown */
+void	log_init(const char *ident, int facility, int to_stderr, int verbose);
+void	log_set_verbose(int);
+int	log_verbose(void);
+
+void	log_info(const char *, ...) LOG_PRINTF(1, 2);
+void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
+void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);
+void	log_warn(const char *, ...) LOG_PRINTF(1, 2);
+void	fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void	fatal(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+void	log_panic(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));
+
+#endif

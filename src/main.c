@@ -1,0 +1,408 @@
+/*
+ * NAME
+ *	tlsproxy - Postfix-compatible TLS proxy daemon
+ * SYNOPSIS
+ *	tlsproxy [-c FILE] [-f] [-n] [-d] [-v]
+ * DESCRIPTION
+ *	Start-up order: read the configuration (every error reported,
+ *	then exit 1), build the TLS contexts and bind every listener
+ *	while still attached to the terminal, so a broken setup fails
+ *	loudly; then daemonize (unless -f), write the pid file, start
+ *	the fixed worker pool and the acceptor thread. The main thread
+ *	then only waits for signals:
+ *	SIGHUP	re-read configuration, certificates and listeners for new
+ *		sessions; live sessions keep what they started with; a
+ *		broken new configuration is logged and the old one kept.
+ *	SIGTERM, SIGINT
+ *		close the listeners, let live sessions finish for up to
+ *		tlsproxy_drain_timeout, interrupt the rest, exit 0.
+ *	SIGUSR1	log the session and queue counters.
+ *	Once a second it also runs the watchdog check.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "snapshot.h"
+#include "sys.h"
+#include "tls_common.h"
+#include "workq.h"
+
+#ifndef TLSPROXY_SYSCONFDIR
+#define TLSPROXY_SYSCONFDIR	"/etc"
+#endif
+
+/*
+ * Worker stacks: one TLS session each, no deep recursion; 256 KiB is
+ * ample for OpenSSL's handshake paths and keeps thousands of threads
+ * cheap. Sanitizers need far more stack.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define MAIN_WORKER_STACK	(4 * 1024 * 1024)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define MAIN_WORKER_STACK	(4 * 1024 * 1024)
+#endif
+#endif
+#ifndef MAIN_WORKER_STACK
+#define MAIN_WORKER_STACK	(256 * 1024)
+#endif
+
+#define MAIN_MAX_LISTENERS	256
+
+static const char *main_conf_path = TLSPROXY_SYSCONFDIR "/tlsproxy.conf";
+static int	main_foreground;
+static int	main_verbose;
+static struct lst *main_lsts[MAIN_MAX_LISTENERS];	/* owned */
+static size_t	main_nlsts;
+static char	main_pidfile[PATH_MAX];
+static int	main_pidfd = -1;
+
+static void __attribute__((noreturn))
+main_usage(void)
+{
+	fprintf(stderr, "usage: tlsproxy [-c FILE] [-f] [-n] [-d] [-v]\n"
+	    "  -c FILE  configuration file (default %s)\n"
+	    "  -f       stay in the foreground, log to stderr\n"
+	    "  -n       print the settings that differ from the defaults, exit\n"
+	    "  -d       print every parameter's default, exit\n"
+	    "  -v       verbose logging\n", TLSPROXY_SYSCONFDIR "/tlsproxy.conf");
+	exit(2);
+}
+
+/* main_log_setup - ident "<syslog_name>/tlsproxy", facility from config */
+static void
+main_log_setup(const struct cfg *cfg, int to_stderr)
+{
+	char	 ident[128];
+	int	 fac;
+
+	snprintf(ident, sizeof(ident), "%s/tlsproxy", cfg_str(cfg, "syslog_name"));
+	if ((fac = log_facility_code(cfg_str(cfg, "syslog_facility"))) < 0)
+		fac = log_facility_code("mail");
+	log_init(ident, fac, to_stderr, main_verbose);
+}
+
+/*
+ * main_open_listeners - new listener set for CFG, reusing the sockets of
+ * the current set where kind and address are unchanged. On failure
+ * nothing changes (adopted sockets are given back).
+ */
+static int
+main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
+    char *err, size_t errlen)
+{
+	struct lst *from[MAIN_MAX_LISTENERS];
+	size_t	 n = cfg_listener_count(cfg), i, j;
+
+	if (n > MAIN_MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listeners (at most %d)", MAIN_MAX_LISTENERS);
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		const struct cfg_listener *c = cfg_listener_get(cfg, i);
+
+		from[i] = NULL;
+		for (j = 0; j < main_nlsts; j++)
+			if (lst_matches(main_lsts[j], c))
+				break;
+		if (j < main_nlsts) {
+			from[i] = main_lsts[j];
+			out[i] = lst_adopt(main_lsts[j], c, err, errlen);
+		} else {
+			out[i] = lst_open(c, err, errlen);
+		}
+		if (out[i] == NULL)
+			goto fail;
+	}
+	*nout = n;
+	return (0);
+fail:
+	while (i-- > 0) {
+		if (from[i] != NULL) {		/* give the socket back */
+			from[i]->fd = out[i]->fd;
+			out[i]->fd = -1;
+		}
+		lst_close(out[i]);
+	}
+	return (-1);
+}
+
+static void
+main_pidfile_write(const char *path)
+{
+	struct flock fl;
+	char	 buf[32];
+	int	 fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		fatal("cannot open pid file %s", path);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) < 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fatalx("pid file %s is locked: tlsproxy already running (pid %s)",
+		    path, buf);
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
+		fatal("cannot write pid file %s", path);
+	snprintf(main_pidfile, sizeof(main_pidfile), "%s", path);
+	main_pidfd = fd;		/* kept open: the lock marks us as running */
+}
+
+static void
+main_daemonize(void)
+{
+	pid_t	 pid;
+	int	 fd;
+
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		fatal("setsid");
+	if (chdir("/") < 0)
+		fatal("chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)dup2(fd, STDOUT_FILENO);
+		(void)dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+/* main_log_lines - log each line of a buffer as a warning */
+static void
+main_log_lines(char *buf)
+{
+	char	*line, *save;
+
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		log_warnx("%s", line);
+}
+
+static void
+main_reload(const struct cfg *running)
+{
+	struct lst *nl[MAIN_MAX_LISTENERS];
+	struct snap *snap;
+	struct cfg *cfg;
+	char	*errbuf = NULL, err[512];
+	size_t	 errlen = 0, n, i;
+	FILE	*errs;
+
+	log_info("reloading configuration from %s", main_conf_path);
+	if ((errs = open_memstream(&errbuf, &errlen)) == NULL) {
+		log_warn("reload: open_memstream");
+		return;
+	}
+	cfg = cfg_load(main_conf_path, errs);
+	fclose(errs);
+	if (cfg == NULL) {
+		main_log_lines(errbuf);
+		free(errbuf);
+		log_warnx("reload failed; keeping the running configuration");
+		return;
+	}
+	free(errbuf);
+	if ((snap = snap_build(cfg, err, sizeof(err))) == NULL) {
+		log_warnx("%s: %s", main_conf_path, err);
+		log_warnx("reload failed; keeping the running configuration");
+		return;
+	}
+	if (cfg_listener_count(snap->cfg) == 0) {
+		log_warnx("%s: no listeners configured (tlsproxy_listeners)",
+		    main_conf_path);
+		log_warnx("reload failed; keeping the running configuration");
+		snap_unref(snap);
+		return;
+	}
+	if (main_open_listeners(snap->cfg, nl, &n, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		log_warnx("reload failed; keeping the running configuration");
+		snap_unref(snap);
+		return;
+	}
+	if (cfg_int(snap->cfg, "tlsproxy_worker_threads") !=
+	    cfg_int(running, "tlsproxy_worker_threads") ||
+	    cfg_int(snap->cfg, "tlsproxy_queue_limit") !=
+	    cfg_int(running, "tlsproxy_queue_limit"))
+		log_warnx("tlsproxy_worker_threads and tlsproxy_queue_limit "
+		    "changes take effect after a restart");
+	if (snap->tls == NULL)
+		log_warnx("%s", snap->off_reason);
+	/* New sessions get the new snapshot, then the new listeners. */
+	snap_install(snap);
+	acceptor_set_listeners(nl, n);
+	for (i = 0; i < main_nlsts; i++)
+		lst_close(main_lsts[i]);	/* adopted ones have no fd left */
+	memcpy(main_lsts, nl, n * sizeof(nl[0]));
+	main_nlsts = n;
+	main_log_setup(snap->cfg, main_foreground);
+	log_info("configuration reloaded");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct workq *wq;
+	struct snap *snap;
+	struct cfg *cfg;
+	sigset_t sigs;
+	char	 err[512], abspath[PATH_MAX];
+	int	 ch, opt_n = 0, opt_d = 0, sig, threads, drain_ms;
+	unsigned int queued, busy;
+	size_t	 i;
+
+	while ((ch = getopt(argc, argv, "c:fndvh")) != -1) {
+		switch (ch) {
+		case 'c':
+			main_conf_path = optarg;
+			break;
+		case 'f':
+			main_foreground = 1;
+			break;
+		case 'n':
+			opt_n = 1;
+			break;
+		case 'd':
+			opt_d = 1;
+			break;
+		case 'v':
+			main_verbose++;
+			break;
+		default:
+			main_usage();
+		}
+	}
+	if (optind != argc)
+		main_usage();
+	if (opt_d) {
+		cfg_print_defaults(stdout);
+		return (0);
+	}
+	/* Reload re-reads the same file after chdir("/"): make it absolute. */
+	if (realpath(main_conf_path, abspath) != NULL)
+		main_conf_path = strdup(abspath);
+	if ((cfg = cfg_load(main_conf_path, stderr)) == NULL)
+		return (1);
+	if (opt_n) {
+		cfg_print_nondefault(cfg, stdout);
+		cfg_free(cfg);
+		return (0);
+	}
+	main_log_setup(cfg, 1);
+	tls_init();
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((snap = snap_build(cfg, err, sizeof(err))) == NULL)
+		fatalx("%s: %s", main_conf_path, err);
+	if (snap->tls == NULL)
+		log_warnx("%s", snap->off_reason);
+	if (cfg_listener_count(snap->cfg) == 0)
+		fatalx("%s: no listeners configured (tlsproxy_listeners)",
+		    main_conf_path);
+	if (main_open_listeners(snap->cfg, main_lsts, &main_nlsts, err,
+	    sizeof(err)) < 0)
+		fatalx("%s", err);
+	snap_install(snap_ref(snap));
+
+	if (!main_foreground) {
+		main_daemonize();
+		main_log_setup(snap->cfg, 0);
+	}
+	if (!main_foreground || cfg_is_set(snap->cfg, "tlsproxy_pid_file"))
+		main_pidfile_write(cfg_str(snap->cfg, "tlsproxy_pid_file"));
+
+	/* Signals go to the main thread only: block them before any thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	threads = (int)cfg_int(snap->cfg, "tlsproxy_worker_threads");
+	if ((wq = workq_create((unsigned int)threads,
+	    (unsigned int)cfg_int(snap->cfg, "tlsproxy_queue_limit"),
+	    MAIN_WORKER_STACK, sess_run, sess_drop, NULL)) == NULL)
+		fatal("cannot start %d worker threads", threads);
+	if (acceptor_start(wq, main_lsts, main_nlsts) < 0)
+		fatal("cannot start the acceptor thread");
+	log_info("daemon started: %d worker threads, %zu listener%s (%s%s)", threads,
+	    main_nlsts, main_nlsts == 1 ? "" : "s", main_lsts[0]->label,
+	    main_nlsts > 1 ? ", ..." : "");
+	snap_unref(snap);
+
+	for (;;) {
+		struct timespec tick = { 1, 0 };
+
+		sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig < 0) {
+			if (errno == EAGAIN) {		/* once a second */
+				snap = snap_current();
+				sess_check_stuck(snap->watchdog_ms);
+				snap_unref(snap);
+			}
+			continue;
+		}
+		if (sig == SIGHUP) {
+			snap = snap_current();
+			main_reload(snap->cfg);
+			snap_unref(snap);
+		} else if (sig == SIGUSR1) {
+			workq_counts(wq, &queued, &busy);
+			log_info("statistics: %u live sessions, %u busy workers, "
+			    "%u queued (limit %u)", sess_live(), busy, queued,
+			    workq_limit(wq));
+		} else {
+			break;
+		}
+	}
+
+	log_info("terminating on signal %d", sig);
+	acceptor_stop();
+	for (i = 0; i < main_nlsts; i++)
+		lst_close(main_lsts[i]);
+	main_nlsts = 0;
+	workq_shutdown(wq);
+	snap = snap_current();
+	drain_ms = (int)cfg_int(snap->cfg, "tlsproxy_drain_timeout") * 1000;
+	snap_unref(snap);
+	if (sess_live() > 0)
+		log_info("waiting up to %d s for %u live sessions", drain_ms / 1000,
+		    sess_live());
+	if (workq_wait_idle(wq, sys_now_ms() + drain_ms) < 0) {
+		log_warnx("drain timeout: interrupting %u live sessions", sess_live());
+		sess_kill_all();
+		(void)workq_wait_idle(wq, sys_now_ms() + 10000);
+	}
+	workq_destroy(wq);
+	snap_install(NULL);
+	if (main_pidfd >= 0) {
+		(void)unlink(main_pidfile);
+		sys_close(&main_pidfd);
+	}
+	log_info("stopped");
+	return (0);
+}

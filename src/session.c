@@ -1,0 +1,203 @@
+/*
+ * NAME
+ *	session - one proxied connection: its object, registry and worker entry
+ * DESCRIPTION
+ *	See session.h. The registry lock guards the list links and the
+ *	fds as seen by sess_kill_all()/sess_check_stuck(); an fd is set
+ *	and cleared under it, so those never shutdown(2) a number that
+ *	was already closed and reused. No I/O or logging under the lock
+ *	except shutdown(2), which does not block.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frontend.h"
+#include "handoff.h"
+#include "log.h"
+#include "session.h"
+
+static pthread_mutex_t sess_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sess *sess_head;		/* live sessions */
+static unsigned int sess_nlive;
+
+struct sess *
+sess_new(struct snap *snap, const struct lst *l, int fd,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct sess *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		sys_close(&fd);
+		return (NULL);
+	}
+	s->magic = SESS_MAGIC;
+	s->snap = snap_ref(snap);
+	s->kind = l->kind;
+	s->plain_fd = -1;
+	s->net_fd = -1;
+	snprintf(s->lst_label, sizeof(s->lst_label), "%s", l->label);
+	if (l->kind == CFG_LST_HANDOFF) {
+		s->plain_fd = fd;
+	} else {
+		s->net_fd = fd;
+		sys_format_peer(sa, salen, s->peer, sizeof(s->peer));
+		snprintf(s->serverid, sizeof(s->serverid), "%.*s",
+		    (int)sizeof(s->serverid) - 1, l->label);
+		snprintf(s->backend_label, sizeof(s->backend_label), "%s",
+		    l->backend_label);
+		s->backend = l->backend;
+		s->handshake_ms = l->handshake_ms;
+		s->idle_ms = l->idle_ms;
+		s->connect_ms = l->connect_ms;
+	}
+	pthread_mutex_lock(&sess_lock);
+	s->next = sess_head;
+	if (sess_head)
+		sess_head->prev = s;
+	sess_head = s;
+	sess_nlive++;
+	pthread_mutex_unlock(&sess_lock);
+	return (s);
+}
+
+void
+sess_free(struct sess *s)
+{
+	if (s == NULL)
+		return;
+	if (s->magic != SESS_MAGIC)
+		log_panic("%s: bad magic", __func__);
+	pthread_mutex_lock(&sess_lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		sess_head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	sess_nlive--;
+	pthread_mutex_unlock(&sess_lock);
+	SSL_free(s->ssl);		/* SSL_set_fd() never closes the fd */
+	sys_close(&s->net_fd);
+	sys_close(&s->plain_fd);
+	snap_unref(s->snap);
+	s->magic = 0;
+	free(s);
+}
+
+void
+sess_set_net_fd(struct sess *s, int fd)
+{
+	pthread_mutex_lock(&sess_lock);
+	s->net_fd = fd;
+	pthread_mutex_unlock(&sess_lock);
+	if (atomic_load(&s->killed))
+		(void)shutdown(fd, SHUT_RDWR);	/* raced with a kill */
+}
+
+void
+sess_set_plain_fd(struct sess *s, int fd)
+{
+	pthread_mutex_lock(&sess_lock);
+	s->plain_fd = fd;
+	pthread_mutex_unlock(&sess_lock);
+	if (atomic_load(&s->killed))
+		(void)shutdown(fd, SHUT_RDWR);
+}
+
+void
+sess_set_peer(struct sess *s, const char *peer, const char *serverid)
+{
+	char	 p[SESS_LABEL_MAX], id[SESS_LABEL_MAX];
+
+	/* Peer-supplied text: keep log lines printable. */
+	sys_printable(p, sizeof(p), peer);
+	sys_printable(id, sizeof(id), serverid);
+	pthread_mutex_lock(&sess_lock);
+	memcpy(s->peer, p, sizeof(p));
+	memcpy(s->serverid, id, sizeof(id));
+	pthread_mutex_unlock(&sess_lock);
+}
+
+void
+sess_run(void *job, void *arg)
+{
+	struct sess *s = job;
+
+	(void)arg;
+	if (s->magic != SESS_MAGIC)
+		log_panic("%s: bad magic", __func__);
+	if (s->kind == CFG_LST_HANDOFF)
+		handoff_run(s);
+	else
+		frontend_run(s);
+	sess_free(s);
+}
+
+void
+sess_drop(void *job, void *arg)
+{
+	(void)arg;
+	sess_free(job);
+}
+
+unsigned int
+sess_live(void)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&sess_lock);
+	n = sess_nlive;
+	pthread_mutex_unlock(&sess_lock);
+	return (n);
+}
+
+/* sess_kill_locked - interrupt one session; the worker cleans up */
+static void
+sess_kill_locked(struct sess *s)
+{
+	atomic_store(&s->killed, 1);
+	if (s->net_fd >= 0)
+		(void)shutdown(s->net_fd, SHUT_RDWR);
+	if (s->plain_fd >= 0)
+		(void)shutdown(s->plain_fd, SHUT_RDWR);
+}
+
+void
+sess_kill_all(void)
+{
+	struct sess *s;
+
+	pthread_mutex_lock(&sess_lock);
+	for (s = sess_head; s != NULL; s = s->next)
+		sess_kill_locked(s);
+	pthread_mutex_unlock(&sess_lock);
+}
+
+void
+sess_check_stuck(int limit_ms)
+{
+	struct sess *s;
+	char	 peers[8][SESS_LABEL_MAX];
+	int64_t	 now = sys_now_ms(), since;
+	int	 n = 0, i;
+
+	pthread_mutex_lock(&sess_lock);
+	for (s = sess_head; s != NULL; s = s->next) {
+		since = atomic_load(&s->busy);
+		if (since != 0 && now - since > limit_ms && !atomic_load(&s->killed)) {
+			sess_kill_locked(s);
+			if (n < 8)
+				memcpy(peers[n++], s->peer, SESS_LABEL_MAX);
+		}
+	}
+	pthread_mutex_unlock(&sess_lock);
+	/* Log outside the lock. */
+	for (i = 0; i < n; i++)
+		log_warnx("watchdog: session with %s stuck in one I/O call for more "
+		    "than %d s; tearing it down", peers[i][0] ? peers[i] : "unknown peer",
+		    limit_ms / 1000);
+}

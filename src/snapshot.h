@@ -1,0 +1,56 @@
+/*
+ * NAME
+ *	snapshot - immutable, refcounted runtime state built from a config
+ * SYNOPSIS
+ *	#include "snapshot.h"
+ * DESCRIPTION
+ *	A snapshot bundles what sessions need and must not change under
+ *	them: the loaded configuration and the server TLS context. Each
+ *	session holds a reference to the snapshot current when it was
+ *	accepted; SIGHUP builds a new snapshot without any lock and
+ *	swaps the current pointer, so live sessions keep their settings
+ *	and new ones get the new certificates.
+ *
+ *	snap_build() resolves the server security level as Postfix does
+ *	(tlsproxy_tls_security_level, else tlsproxy_enforce_tls ->
+ *	encrypt, tlsproxy_use_tls -> may, else none), picks the
+ *	opportunistic or mandatory cipher grade, exclusions and protocols
+ *	for it, and loads certificates. The server role is off (tls ==
+ *	NULL, off_reason set) at level none or without any certificate;
+ *	TCP frontend listeners need it on, so that is an error for them.
+ * DIAGNOSTICS
+ *	snap_build(): NULL with a reason; the cfg is freed either way.
+ */
+#ifndef TLSPROXY_SNAPSHOT_H
+#define TLSPROXY_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "tls_server.h"
+
+enum snap_level { SNAP_LEVEL_NONE, SNAP_LEVEL_MAY, SNAP_LEVEL_ENCRYPT };
+
+struct snap {
+	unsigned int	 magic;		/* SNAP_MAGIC */
+	atomic_int	 refs;
+	struct cfg	*cfg;		/* owned */
+	struct tlss_ctx	*tls;		/* owned; NULL when the server role is off */
+	const char	*off_reason;	/* static text when tls == NULL */
+	enum snap_level	 level;
+	int		 loglevel;	/* tlsproxy_tls_loglevel */
+	int		 watchdog_ms;	/* tlsproxy_watchdog_timeout */
+};
+#define SNAP_MAGIC	0x534e4150u
+
+struct snap	*snap_build(struct cfg *, char *err, size_t errlen);
+struct snap	*snap_ref(struct snap *);
+void		 snap_unref(struct snap *);
+
+/* The current snapshot, with a reference the caller drops. */
+struct snap	*snap_current(void);
+/* Make S current (takes the caller's reference); drops the old one. */
+void		 snap_install(struct snap *s);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * NAME
+ *	tls_common - OpenSSL glue shared by the TLS roles
+ * DESCRIPTION
+ *	See tls_common.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "log.h"
+#include "tls_common.h"
+
+static const struct {
+	const char *name;
+	int	 version;
+	uint64_t no_op;
+} tls_versions[] = {
+	{ "SSLv3", SSL3_VERSION, SSL_OP_NO_SSLv3 },
+	{ "TLSv1", TLS1_VERSION, SSL_OP_NO_TLSv1 },
+	{ "TLSv1.1", TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+	{ "TLSv1.2", TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+	{ "TLSv1.3", TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+};
+#define TLS_NVERSIONS	(sizeof(tls_versions) / sizeof(tls_versions[0]))
+
+void
+tls_init(void)
+{
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
+	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS | OPENSSL_INIT_LOAD_CONFIG, NULL);
+}
+
+void
+tls_log_errors(void)
+{
+	const char *file, *data, *func;
+	char	 buf[256];
+	unsigned long code;
+	int	 line, flags;
+
+	while ((code = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+		ERR_error_string_n(code, buf, sizeof(buf));
+		log_warnx("TLS library problem: %s:%s:%d:%s:", buf, file, line,
+		    (flags & ERR_TXT_STRING) ? data : "");
+	}
+}
+
+const char *
+tls_version_name(int version)
+{
+	size_t	 i;
+
+	for (i = 0; i < TLS_NVERSIONS; i++)
+		if (tls_versions[i].version == version)
+			return (tls_versions[i].name);
+	return ("unknown");
+}
+
+/* tls_version_index - index of a protocol name; -2 for SSLv2, -1 unknown */
+static int
+tls_version_index(const char *name)
+{
+	size_t	 i;
+
+	if (strcasecmp(name, "SSLv2") == 0)
+		return (-2);
+	for (i = 0; i < TLS_NVERSIONS; i++)
+		if (strcasecmp(name, tls_versions[i].name) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+int
+tls_parse_protocols(const char *spec, struct tls_protocols *p,
+    char *err, size_t errlen)
+{
+	char	 buf[512], *tok, *save, *name;
+	int	 incl = 0, excl = 0, lo = 0, hi = (int)TLS_NVERSIONS - 1;
+	int	 any_incl = 0, idx, i, first = -1, last = -1;
+
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "protocol list too long");
+		return (-1);
+	}
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, " \t,:", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,:", &save)) {
+		name = tok;
+		if (tok[0] == '!')
+			name = tok + 1;
+		else if (strncmp(tok, ">=", 2) == 0 || strncmp(tok, "<=", 2) == 0)
+			name = tok + 2;
+		if ((idx = tls_version_index(name)) == -1) {
+			snprintf(err, errlen, "unknown TLS protocol \"%s\" (known: SSLv2, "
+			    "SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)", name);
+			return (-1);
+		}
+		if (tok[0] == '!') {
+			if (idx >= 0)
+				excl |= 1 << idx;
+		} else if (tok[0] == '>') {
+			lo = idx < 0 ? 0 : idx;
+		} else if (tok[0] == '<') {
+			if (idx == -2) {
+				snprintf(err, errlen, "\"%s\" leaves no usable protocol", tok);
+				return (-1);
+			}
+			hi = idx;
+		} else {
+			any_incl = 1;
+			if (idx >= 0)
+				incl |= 1 << idx;
+		}
+	}
+	/* Old inclusion syntax: only the listed protocols. */
+	for (i = 0; i < (int)TLS_NVERSIONS; i++) {
+		int on = (!any_incl || (incl & (1 << i))) && !(excl & (1 << i)) &&
+		    i >= lo && i <= hi;
+		if (on) {
+			if (first < 0)
+				first = i;
+			last = i;
+		}
+	}
+	if (first < 0) {
+		snprintf(err, errlen, "\"%s\" leaves no usable protocol", spec);
+		return (-1);
+	}
+	p->min_version = tls_versions[first].version;
+	p->max_version = tls_versions[last].version;
+	p->options = 0;
+	for (i = first; i <= last; i++) {
+		int on = (!any_incl || (incl & (1 << i))) && !(excl & (1 << i));
+		if (!on)
+			p->options |= tls_versions[i].no_op;
+	}
+	return (0);
+}
+
+int
+tls_cipher_list(const char *grade, const char *high, const char *medium,
+    const char *low, const char *export_, const char *null,
+    const char *exclusions, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *base;
+	char	 buf[1024], *tok, *save;
+	size_t	 n;
+
+	if (strcasecmp(grade, "high") == 0)
+		base = high;
+	else if (strcasecmp(grade, "medium") == 0)
+		base = medium;
+	else if (strcasecmp(grade, "low") == 0)
+		base = low;
+	else if (strcasecmp(grade, "export") == 0)
+		base = export_;
+	else if (strcasecmp(grade, "null") == 0)
+		base = null;
+	else {
+		snprintf(err, errlen, "unknown cipher grade \"%s\"", grade);
+		return (-1);
+	}
+	if ((n = (size_t)snprintf(out, outlen, "%s", base)) >= outlen)
+		goto toolong;
+	if (strlen(exclusions) >= sizeof(buf))
+		goto toolong;
+	strcpy(buf, exclusions);
+	for (tok = strtok_r(buf, " \t,:", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,:", &save)) {
+		n += (size_t)snprintf(out + n, outlen - n, ":!%s", tok);
+		if (n >= outlen)
+			goto toolong;
+	}
+	return (0);
+toolong:
+	snprintf(err, errlen, "cipher list too long");
+	return (-1);
+}
+
+/* tls_key_desc - "RSA-PSS (2048 bits)" style description of a signing key */
+static void
+tls_key_desc(EVP_PKEY *pkey, int sig_nid, char *name, size_t namelen,
+    char *detail, size_t detlen)
+{
+	char	 curve[80];
+	size_t	 clen;
+
+	detail[0] = '\0';
+	if (sig_nid == NID_rsassaPss || sig_nid == EVP_PKEY_RSA_PSS)
+		snprintf(name, namelen, "RSA-PSS");
+	else if (EVP_PKEY_is_a(pkey, "RSA"))
+		snprintf(name, namelen, "RSA");
+	else if (EVP_PKEY_is_a(pkey, "EC"))
+		snprintf(name, namelen, "ECDSA");
+	else
+		snprintf(name, namelen, "%s", OBJ_nid2sn(EVP_PKEY_get_id(pkey)));
+	if (EVP_PKEY_is_a(pkey, "EC")) {
+		if (EVP_PKEY_get_utf8_string_param(pkey, "group", curve,
+		    sizeof(curve), &clen) == 1)
+			snprintf(detail, detlen, " (%s)", curve);
+	} else if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS") ||
+	    EVP_PKEY_is_a(pkey, "DSA")) {
+		snprintf(detail, detlen, " (%d bits)", EVP_PKEY_get_bits(pkey));
+	}
+}
+
+void
+tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
+{
+	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
+	EVP_PKEY *kex = NULL, *sigkey = NULL;
+	X509	*cert;
+	char	 name[64], detail[96], curve[80];
+	int	 alg = 0, use, nid = NID_undef, type_nid = NID_undef;
+	size_t	 n, clen;
+
+	use = c ? SSL_CIPHER_get_bits(c, &alg) : 0;
+	n = (size_t)snprintf(buf, buflen, "%s with cipher %s (%d/%d bits)",
+	    SSL_get_version(ssl), c ? SSL_CIPHER_get_name(c) : "unknown", use, alg);
+	/* As Postfix: key exchange and signature details for TLS 1.3 only. */
+	if (SSL_version(ssl) < TLS1_3_VERSION || n >= buflen)
+		return;
+	if (SSL_get_peer_tmp_key(ssl, &kex) == 1 && kex != NULL) {
+		if (EVP_PKEY_is_a(kex, "EC")) {
+			if (EVP_PKEY_get_utf8_string_param(kex, "group", curve,
+			    sizeof(curve), &clen) != 1)
+				snprintf(curve, sizeof(curve), "unknown");
+			n += (size_t)snprintf(buf + n, buflen - n,
+			    " key-exchange ECDHE (%s)", curve);
+		} else if (EVP_PKEY_is_a(kex, "DH")) {
+			n += (size_t)snprintf(buf + n, buflen - n,
+			    " key-exchange DHE (%d bits)", EVP_PKEY_get_bits(kex));
+		} else {
+			n += (size_t)snprintf(buf + n, buflen - n, " key-exchange %s",
+			    OBJ_nid2sn(EVP_PKEY_get_id(kex)));
+		}
+		EVP_PKEY_free(kex);
+		if (n >= buflen)
+			return;
+	}
+	if (!server)
+		return;
+	if ((cert = SSL_get_certificate(ssl)) != NULL &&
+	    (sigkey = X509_get0_pubkey(cert)) != NULL) {
+		SSL_get_signature_type_nid(ssl, &type_nid);
+		tls_key_desc(sigkey, type_nid, name, sizeof(name), detail,
+		    sizeof(detail));
+		n += (size_t)snprintf(buf + n, buflen - n, " server-signature %s%s",
+		    name, detail);
+		if (n < buflen && SSL_get_signature_nid(ssl, &nid) == 1 &&
+		    nid != NID_undef)
+			snprintf(buf + n, buflen - n, " server-digest %s", OBJ_nid2sn(nid));
+	}
+}

@@ -1,0 +1,50 @@
+/*
+ * NAME
+ *	tls_common - OpenSSL glue shared by the TLS roles
+ * SYNOPSIS
+ *	#include "tls_common.h"
+ * DESCRIPTION
+ *	tls_init() initializes the library once (before any thread).
+ *
+ *	tls_log_errors() drains this thread's OpenSSL error queue into
+ *	"warning: TLS library problem: ..." lines, as Postfix does.
+ *
+ *	tls_parse_protocols() reads Postfix's protocol syntax, both the
+ *	old exclusion/inclusion form ("!SSLv2, !SSLv3", "TLSv1.2 TLSv1.3")
+ *	and the bounds form (">=TLSv1.2", "<=TLSv1.2"), into a version
+ *	range plus the SSL_OP_NO_* options for holes inside it.
+ *
+ *	tls_cipher_list() builds the OpenSSL cipher string for a Postfix
+ *	cipher grade (export, low, medium, high, null) from the
+ *	corresponding tls_*_cipherlist plus the exclusions (each becomes
+ *	"!name").
+ *
+ *	tls_summary() writes Postfix's handshake summary:
+ *	"TLSv1.3 with cipher X (256/256 bits) key-exchange X25519
+ *	server-signature RSA-PSS (2048 bits) server-digest SHA256".
+ */
+#ifndef TLSPROXY_TLS_COMMON_H
+#define TLSPROXY_TLS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+struct tls_protocols {
+	int	 min_version;	/* e.g. TLS1_VERSION */
+	int	 max_version;	/* e.g. TLS1_3_VERSION */
+	uint64_t options;	/* SSL_OP_NO_* for excluded versions inside the range */
+};
+
+void	tls_init(void);
+void	tls_log_errors(void);
+int	tls_parse_protocols(const char *spec, struct tls_protocols *,
+	    char *err, size_t errlen);
+int	tls_cipher_list(const char *grade, const char *high, const char *medium,
+	    const char *low, const char *export_, const char *null,
+	    const char *exclusions, char *out, size_t outlen,
+	    char *err, size_t errlen);
+void	tls_summary(SSL *, int server, char *buf, size_t buflen);
+const char *tls_version_name(int version);
+
+#endif
