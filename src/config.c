@@ -42,7 +42,8 @@
  *	   with what its default would have expanded to.
  *
  *	Every pass keeps going after an error, so one run reports every
- *	problem in the file.
+ *	problem in the file. The passes find problems in their own order,
+ *	so messages are queued and printed sorted by file and line.
  * DIAGNOSTICS
  *	cfg_load() prints one line per problem to errs, prefixed with
  *	"FILE:LINE: ", then returns NULL. The accessors abort() with a
@@ -123,7 +124,7 @@ struct cfg {
 
 /* One diagnostic, held back so that all of them print in file order. */
 struct cfg_msg {
-	const char	*file;		/* borrowed; NULL: the main file */
+	const char	*file;		/* borrowed: ld->path or libconfig's */
 	int		 line;		/* 0: none */
 	int		 rank;		/* order of the file's first error */
 	int		 seq;		/* order of discovery, for ties */
@@ -167,6 +168,7 @@ struct cfg_buf {
 #define CFG_LST_CONNECT		10
 #define CFG_LST_TMAX		CFG_DAY
 
+/* Listener keys; key i is bit (1 << i) in the CFG_K_* masks below. */
 static const char *const cfg_lst_keys[] = {
 	"handoff", "mode", "owner", "group",
 	"listen", "backend", "handshake_timeout", "idle_timeout",
@@ -217,22 +219,29 @@ cfg_xstrdup(const char *s)
 	return (p);
 }
 
-/* cfg_buf_add - append n bytes */
+/* cfg_buf_grow - room for n more bytes and a NUL */
 static void
-cfg_buf_add(struct cfg_buf *b, const char *s, size_t n)
+cfg_buf_grow(struct cfg_buf *b, size_t n)
 {
 	char	*p;
 	size_t	 cap;
 
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if ((p = realloc(b->s, cap)) == NULL)
-			cfg_oom();
-		b->s = p;
-		b->cap = cap;
-	}
+	if (b->len + n + 1 <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 64;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if ((p = realloc(b->s, cap)) == NULL)
+		cfg_oom();
+	b->s = p;
+	b->cap = cap;
+}
+
+/* cfg_buf_add - append n bytes */
+static void
+cfg_buf_add(struct cfg_buf *b, const char *s, size_t n)
+{
+	cfg_buf_grow(b, n);
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';
@@ -257,10 +266,11 @@ cfg_buf_fmt(struct cfg_buf *b, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
-	cfg_buf_add(b, "", (size_t)n);		/* make room */
+	cfg_buf_grow(b, (size_t)n);
 	va_start(ap, fmt);
-	vsnprintf(b->s + b->len - (size_t)n, (size_t)n + 1, fmt, ap);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
+	b->len += (size_t)n;
 }
 
 /* cfg_buf_take - the string, never NULL; the buffer is left empty */
@@ -750,7 +760,7 @@ cfg_report_loop(struct cfg_ld *ld, int i)
 	}
 	cfg_buf_str(&b, cfg_params[i].name);
 	s = cfg_buf_take(&b);
-	cfg_perr(ld, at >= 0 ? at : i, at, "parameter reference loop: %s", s);
+	cfg_perr(ld, at >= 0 ? at : i, at, "reference loop: %s", s);
 	free(s);
 }
 
@@ -1322,7 +1332,7 @@ cfg_lst_string(const config_setting_t *s, char *why, size_t len)
 	return (cfg_xstrdup(v));
 }
 
-/* Bits for the options an entry has, to check kind-specific ones. */
+/* Bits for the keys an entry has (order of cfg_lst_keys[]). */
 #define CFG_K_HANDOFF	0x001
 #define CFG_K_MODE	0x002
 #define CFG_K_OWNER	0x004
@@ -1344,7 +1354,8 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 	const config_setting_t *k;
 	const char *key, *file = config_setting_source_file(e), *hint;
 	char	 why[512];
-	int	 i, ki, bit, have = 0, kline[9], nerr = ld->nerr;
+	int	 kline[sizeof(cfg_lst_keys) / sizeof(cfg_lst_keys[0])];
+	int	 i, ki, bit, have = 0, nerr = ld->nerr;
 
 	memset(l, 0, sizeof(*l));
 	l->line = config_setting_source_line(e);

@@ -175,7 +175,7 @@ lst_matches(const struct lst *l, const struct cfg_listener *c)
 	char	 key[sizeof(l->key)];
 
 	lst_key(c, key, sizeof(key));
-	return (l->fd >= 0 && strcmp(l->key, key) == 0);
+	return (!l->adopted && l->fd >= 0 && strcmp(l->key, key) == 0);
 }
 
 struct lst *
@@ -186,7 +186,7 @@ lst_adopt(struct lst *old, const struct cfg_listener *c, char *err, size_t errle
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
 	l->fd = old->fd;
-	old->fd = -1;
+	old->adopted = 1;
 	return (l);
 }
 
@@ -197,9 +197,11 @@ lst_close(struct lst *l)
 		return;
 	if (l->magic != LST_MAGIC)
 		log_panic("%s: bad magic", __func__);
-	if (l->fd >= 0 && l->kind == CFG_LST_HANDOFF)
-		(void)unlink(l->label);
-	sys_close(&l->fd);
+	if (!l->adopted) {
+		if (l->fd >= 0 && l->kind == CFG_LST_HANDOFF)
+			(void)unlink(l->label);
+		sys_close(&l->fd);
+	}
 	l->magic = 0;
 	free(l);
 }

@@ -13,7 +13,9 @@
  *	lst_adopt() makes a new listener from a new configuration entry
  *	while keeping the old one's socket (same kind and address), so a
  *	reload never drops a listening socket or refuses a connection;
- *	the old struct is left without an fd.
+ *	the old struct is marked adopted (its fd field is left alone: the
+ *	acceptor may still be polling it) and lst_close() then frees it
+ *	without closing the socket.
  *
  *	lst_close() closes the socket and, for handoff listeners, removes
  *	the socket file. All fields are fixed after open: the acceptor
@@ -30,7 +32,8 @@
 struct lst {
 	unsigned int	 magic;		/* LST_MAGIC */
 	enum cfg_listener_kind kind;
-	int		 fd;		/* owned; -1 after lst_adopt() took it */
+	int		 fd;		/* owned, unless adopted */
+	int		 adopted;	/* a newer listener took over fd (main thread only) */
 	char		 label[256];	/* socket path or listen address, for logs */
 	char		 key[272];	/* kind + address: identity across reloads */
 	/* TCP frontend only: */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char	log_ident[128] = "tlsproxy";
 static int	log_to_stderr = 1;
-static int	log_is_verbose;
+static atomic_int log_is_verbose;
 
 static const struct {
 	const char *name;

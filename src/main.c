@@ -133,7 +133,7 @@ main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
 fail:
 	while (i-- > 0) {
 		if (from[i] != NULL) {		/* give the socket back */
-			from[i]->fd = out[i]->fd;
+			from[i]->adopted = 0;
 			out[i]->fd = -1;
 		}
 		lst_close(out[i]);
@@ -255,7 +255,7 @@ main_reload(const struct cfg *running)
 	snap_install(snap);
 	acceptor_set_listeners(nl, n);
 	for (i = 0; i < main_nlsts; i++)
-		lst_close(main_lsts[i]);	/* adopted ones have no fd left */
+		lst_close(main_lsts[i]);	/* adopted ones keep their socket */
 	memcpy(main_lsts, nl, n * sizeof(nl[0]));
 	main_nlsts = n;
 	main_log_setup(snap->cfg, main_foreground);
