@@ -61,24 +61,15 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 	return (l);
 }
 
-/* lst_bind_unix - a handoff socket with Postfix-like permissions */
+/* lst_set_perms - mode and optional owner/group of a handoff socket file */
 static int
-lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+lst_set_perms(const struct cfg_listener *c, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	struct stat st;
 	struct passwd *pw;
 	struct group *gr;
 	uid_t	 uid = (uid_t)-1;
 	gid_t	 gid = (gid_t)-1;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(c->handoff) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "handoff socket path too long: %s", c->handoff);
-		return (-1);
-	}
-	strcpy(sun.sun_path, c->handoff);
 	if (c->owner != NULL && *c->owner != '\0') {
 		if ((pw = getpwnam(c->owner)) == NULL) {
 			snprintf(err, errlen, "handoff socket %s: unknown owner \"%s\"",
@@ -95,6 +86,29 @@ lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t err
 		}
 		gid = gr->gr_gid;
 	}
+	if (chmod(c->handoff, c->mode) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(c->handoff, uid, gid) < 0)) {
+		snprintf(err, errlen, "cannot set mode/owner of %s: %s", c->handoff,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/* lst_bind_unix - a handoff socket with Postfix-like permissions */
+static int
+lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(c->handoff) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "handoff socket path too long: %s", c->handoff);
+		return (-1);
+	}
+	strcpy(sun.sun_path, c->handoff);
 	/* A stale socket from an earlier run (ours or master's): remove it. */
 	if (lstat(c->handoff, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -114,10 +128,7 @@ lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t err
 		    strerror(errno));
 		return (-1);
 	}
-	if (chmod(c->handoff, c->mode) < 0 ||
-	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(c->handoff, uid, gid) < 0)) {
-		snprintf(err, errlen, "cannot set mode/owner of %s: %s", c->handoff,
-		    strerror(errno));
+	if (lst_set_perms(c, err, errlen) < 0) {
 		(void)unlink(c->handoff);
 		return (-1);
 	}
@@ -185,6 +196,11 @@ lst_adopt(struct lst *old, const struct cfg_listener *c, char *err, size_t errle
 
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
+	/* Same socket file; its mode or owner may have changed. */
+	if (c->kind == CFG_LST_HANDOFF && lst_set_perms(c, err, errlen) < 0) {
+		free(l);
+		return (NULL);
+	}
 	l->fd = old->fd;
 	old->adopted = 1;
 	return (l);

@@ -1,0 +1,136 @@
+#!/bin/bash
+# The handoff socket as postscreen(8) uses it: TLS 1.3, 1 MiB byte-exact in
+# each direction, 20 sessions at once, the log lines, an ECDSA-only
+# certificate, the server role disabled, and a TLS 1.2-only daemon.
+. "$(dirname "$0")/lib.sh"
+tp_init
+tp_gen_certs
+T=$TP_TMP
+
+# write_conf FILE SOCKET EXTRA-LINES
+write_conf() {
+	cat >"$1" <<EOF
+smtpd_tls_loglevel = "1";
+tlsproxy_worker_threads = 8;
+tlsproxy_queue_limit = 32;
+tlsproxy_pid_file = "$T/tlsproxy.pid";
+tlsproxy_drain_timeout = "5s";
+syslog_name = "postfix";
+$3
+tlsproxy_listeners = (
+  { handoff = "$2"; mode = "0666"; }
+);
+EOF
+}
+
+RSA_LINES="smtpd_tls_security_level = \"may\";
+smtpd_tls_cert_file = \"$T/rsa.pem\";
+smtpd_tls_key_file = \"$T/rsa.key\";"
+
+# ------------------------------------------------------------ (1) RSA, TLS 1.3
+S=$T/tlsproxy.sock
+write_conf "$T/rsa.conf" "$S" "$RSA_LINES"
+LOG=$T/daemon-rsa.log
+tp_start_daemon "$LOG" "$T/rsa.conf" "unix:$S"
+D=$TP_DAEMON_PID
+
+tp_check "socket mode 0666"
+mode=$(stat -c %a "$S")
+[ "$mode" = 666 ] || tp_fail "handoff socket mode is $mode, expected 666"
+tp_ok "socket mode $mode"
+
+tp_hc_ok "$T/one.out" "one session: TLSv1.3, RSA certificate, 1 MiB each way, local side closes first" \
+    --socket "$S" --bytes 1048576 --cafile "$T/ca.pem" --expect-cn "$TP_RSA_CN" \
+    --expect-key RSA --expect-protocol TLSv1.3 --expect-cipher TLS_AES_256_GCM_SHA384
+EP=$(tp_endpoint "$T/one.out")
+tp_expect_msg "$LOG" "CONNECT from $EP"
+tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256"
+tp_expect_msg "$LOG" "DISCONNECT $EP"
+tp_expect_order "$LOG" "CONNECT from $EP" "Anonymous TLS connection established from $EP:" "DISCONNECT $EP"
+tp_expect_no_log "$LOG" "handshake failed"
+
+tp_hc_ok "$T/slow.out" "backpressure: 4 MiB each way while both readers start 2 s late" \
+    --socket "$S" --bytes 4194304 --read-delay 2 --io-timeout "$(tp_secs 60)"
+
+tp_hc_ok "$T/remote.out" "remote side closes first: the last bytes are flushed, then the local side is closed" \
+    --socket "$S" --bytes 262144 --close-first remote --expect-protocol TLSv1.3
+EP=$(tp_endpoint "$T/remote.out")
+tp_expect_msg "$LOG" "DISCONNECT $EP"
+
+tp_hc_ok "$T/serverid.out" "serverid and timeouts as smtp(8) would send them are accepted" \
+    --socket "$S" --bytes 4096 --timeout1 300 --timeout2 600 --serverid smtpd
+
+tp_hc_ok "$T/par.out" "20 sessions in parallel, 1 MiB each way each" \
+    --socket "$S" --parallel 20 --bytes 1048576 --expect-protocol TLSv1.3 \
+    --expect-cn "$TP_RSA_CN" --deadline "$(tp_secs 300)" --io-timeout "$(tp_secs 120)"
+eps=$(grep -o 'endpoint=\[127\.0\.0\.1\]:[0-9]*' "$T/par.out" | sed 's/endpoint=//' | sort -u)
+n=$(echo "$eps" | wc -w)
+[ "$n" = 20 ] || tp_fail "expected 20 distinct endpoints, got $n"
+tp_check "each of the 20 sessions logged CONNECT, TLS established (TLSv1.3), DISCONNECT"
+for ep in $eps; do
+	tp_wait_for 10 tp_log_msg "$LOG" "DISCONNECT $ep" || tp_fail "no DISCONNECT $ep"
+	tp_log_msg "$LOG" "CONNECT from $ep" || tp_fail "no CONNECT from $ep"
+	tp_log_has "$LOG" "Anonymous TLS connection established from $ep: TLSv1.3 with cipher " ||
+		tp_fail "no TLS established line for $ep"
+done
+tp_ok "20 sessions logged"
+
+tp_check_log_format "$LOG" "$D" postfix
+tp_check "stop with SIGTERM: exit status 0"
+tp_stop_daemon "$D" "$LOG"
+tp_expect_msg "$LOG" "stopped"
+
+# ------------------------------------------------------------ (2) ECDSA only
+S=$T/tlsproxy-ec.sock
+write_conf "$T/ec.conf" "$S" "smtpd_tls_security_level = \"may\";
+smtpd_tls_eccert_file = \"$T/ec.pem\";
+smtpd_tls_eckey_file = \"$T/ec.key\";"
+LOG=$T/daemon-ec.log
+tp_start_daemon "$LOG" "$T/ec.conf" "unix:$S"
+D=$TP_DAEMON_PID
+tp_hc_ok "$T/ec.out" "ECDSA-only configuration: the EC certificate is served" \
+    --socket "$S" --bytes 65536 --cafile "$T/ca.pem" --expect-cn "$TP_EC_CN" --expect-key EC \
+    --expect-protocol TLSv1.3
+EP=$(tp_endpoint "$T/ec.out")
+tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256"
+tp_check_log_format "$LOG" "$D" postfix
+tp_stop_daemon "$D" "$LOG"
+
+# ------------------------------------------------------------ (3) level none
+S=$T/tlsproxy-none.sock
+write_conf "$T/none.conf" "$S" "smtpd_tls_security_level = \"none\";
+smtpd_tls_cert_file = \"$T/rsa.pem\";
+smtpd_tls_key_file = \"$T/rsa.key\";"
+LOG=$T/daemon-none.log
+tp_start_daemon "$LOG" "$T/none.conf" "unix:$S"
+D=$TP_DAEMON_PID
+tp_expect_msg "$LOG" "warning: TLS server role is disabled with tlsproxy_tls_security_level or tlsproxy_use_tls"
+tp_hc_ok "$T/none.out" "security level none: the request is answered with status=0" \
+    --socket "$S" --mode expect-status0 --max-wait "$(tp_secs 5)"
+tp_hc_ok "$T/none2.out" "security level none: still status=0 for the next request" \
+    --socket "$S" --mode expect-status0 --max-wait "$(tp_secs 5)"
+tp_expect_no_log "$LOG" "TLS connection established"
+tp_check_log_format "$LOG" "$D" postfix
+tp_stop_daemon "$D" "$LOG"
+
+# ------------------------------------------------------------ (4) TLS 1.2 only
+S=$T/tlsproxy-12.sock
+write_conf "$T/tls12.conf" "$S" "$RSA_LINES
+tlsproxy_tls_protocols = \"<=TLSv1.2\";"
+LOG=$T/daemon-tls12.log
+tp_start_daemon "$LOG" "$T/tls12.conf" "unix:$S"
+D=$TP_DAEMON_PID
+tp_hc_ok "$T/tls12.out" "tlsproxy_tls_protocols = <=TLSv1.2 gives TLSv1.2" \
+    --socket "$S" --bytes 262144 --expect-protocol TLSv1.2 --expect-cn "$TP_RSA_CN"
+EP=$(tp_endpoint "$T/tls12.out")
+tp_expect_log "$LOG" "Anonymous TLS connection established from $EP: TLSv1.2 with cipher "
+tp_hc_ok "$T/tls13only.out" "a TLS 1.3-only client fails the handshake; nothing is written to the local side" \
+    --socket "$S" --mode handshake-fail --tls-min TLSv1.3 --timeout1 10
+EP=$(tp_endpoint "$T/tls13only.out")
+tp_expect_msg "$LOG" "TLS handshake failed for service=smtpd peer=$EP"
+tp_expect_msg "$LOG" "DISCONNECT $EP"
+tp_check_log_format "$LOG" "$D" postfix
+tp_stop_daemon "$D" "$LOG"
+
+tp_say "PASS"
+exit 0
