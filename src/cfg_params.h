@@ -18,6 +18,10 @@
  *	type	enum cfg_type from config.h.
  *	flags	CFG_F_RO: read-only, cannot be set in the file.
  *		CFG_F_LISTENERS: the libconfig list of listener groups.
+ *		CFG_F_PER_LISTENER: may also be set inside one entry of
+ *		tlsproxy_listeners, for that listener only: the TLS
+ *		server-side and global parameters (tlsproxy_tls_*,
+ *		tlsproxy_use_tls, tlsproxy_enforce_tls, smtpd_*, tls_*).
  *	def	Default, unexpanded, as "postconf -d" would print it.
  *		For read-only parameters, the text that -d shows.
  *	min, max  Bounds for CFG_INT (the number) and CFG_TIME (seconds).
@@ -35,6 +39,7 @@
 
 #define CFG_F_RO		0x01
 #define CFG_F_LISTENERS		0x02
+#define CFG_F_PER_LISTENER	0x04
 
 enum cfg_section {
 	CFG_SEC_GLOBAL,		/* STARTTLS GLOBAL CONTROLS */
@@ -74,101 +79,101 @@ enum cfg_section {
 #ifdef CFG_PARAM
 
 /* STARTTLS GLOBAL CONTROLS */
-CFG_PARAM(tls_append_default_CA, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_append_default_CA, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Append the system's default CA certificates to those of *_tls_CAfile and *_tls_CApath.")
-CFG_PARAM(tls_daemon_random_bytes, CFG_INT, 0, "32", 1, 1024, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_daemon_random_bytes, CFG_INT, CFG_F_PER_LISTENER, "32", 1, 1024, NULL, CFG_SEC_GLOBAL,
     "Number of pseudo-random bytes used to seed the internal PRNG.")
-CFG_PARAM(tls_high_cipherlist, CFG_STR, 0, "aNULL:-aNULL:HIGH:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_high_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"high\" cipher grade.")
-CFG_PARAM(tls_medium_cipherlist, CFG_STR, 0, "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_medium_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"medium\" cipher grade.")
-CFG_PARAM(tls_low_cipherlist, CFG_STR, 0, "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_low_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"low\" cipher grade.")
-CFG_PARAM(tls_export_cipherlist, CFG_STR, 0, "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_export_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"export\" cipher grade.")
-CFG_PARAM(tls_null_cipherlist, CFG_STR, 0, "eNULL:!aNULL", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_null_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "eNULL:!aNULL", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"null\" grade: authentication without encryption.")
-CFG_PARAM(tls_eecdh_strong_curve, CFG_STR, 0, "prime256v1", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_eecdh_strong_curve, CFG_STR, CFG_F_PER_LISTENER, "prime256v1", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Elliptic curve for the \"strong\" EECDH grade.")
-CFG_PARAM(tls_eecdh_ultra_curve, CFG_STR, 0, "secp384r1", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_eecdh_ultra_curve, CFG_STR, CFG_F_PER_LISTENER, "secp384r1", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Elliptic curve for the \"ultra\" EECDH grade.")
-CFG_PARAM(tls_disable_workarounds, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_disable_workarounds, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL bug work-arounds to turn off (names or a bit mask).")
-CFG_PARAM(tls_preempt_cipherlist, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_preempt_cipherlist, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Let the server's cipher preference order win over the client's.")
-CFG_PARAM(tls_legacy_public_key_fingerprints, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_legacy_public_key_fingerprints, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Migration aid for public-key fingerprints computed the Postfix 2.9.0-2.9.5 way.")
-CFG_PARAM(tls_dane_digest_agility, CFG_ENUM, 0, "on", 0, 0, CFG_W_AGILITY, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_dane_digest_agility, CFG_ENUM, CFG_F_PER_LISTENER, "on", 0, 0, CFG_W_AGILITY, CFG_SEC_GLOBAL,
     "RFC 7671 DANE TLSA digest algorithm agility.")
-CFG_PARAM(tls_dane_trust_anchor_digest_enable, CFG_BOOL, 0, "yes", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_dane_trust_anchor_digest_enable, CFG_BOOL, CFG_F_PER_LISTENER, "yes", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Accept DANE TLSA records with digests of trust anchors (usage 2).")
 CFG_PARAM(tlsmgr_service_name, CFG_STR, 0, "tlsmgr", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Name of the tlsmgr(8) service.")
-CFG_PARAM(tls_session_ticket_cipher, CFG_STR, 0, "aes-256-cbc", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_session_ticket_cipher, CFG_STR, CFG_F_PER_LISTENER, "aes-256-cbc", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Cipher that encrypts RFC 5077 session tickets.")
 CFG_PARAM(openssl_path, CFG_STR, 0, "openssl", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Location of the openssl(1) command.")
-CFG_PARAM(tls_eecdh_auto_curves, CFG_STR, 0, "X25519 X448 prime256v1 secp521r1 secp384r1", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_eecdh_auto_curves, CFG_STR, CFG_F_PER_LISTENER, "X25519 X448 prime256v1 secp521r1 secp384r1", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Elliptic curves offered for key exchange, most preferred first.")
-CFG_PARAM(tls_server_sni_maps, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_server_sni_maps, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Lookup tables from SNI names to keys and certificate chains.")
-CFG_PARAM(tls_fast_shutdown_enable, CFG_BOOL, 0, "yes", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_fast_shutdown_enable, CFG_BOOL, CFG_F_PER_LISTENER, "yes", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Do not wait for the peer's close_notify when shutting down TLS.")
-CFG_PARAM(tls_config_file, CFG_STR, 0, "default", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_config_file, CFG_STR, CFG_F_PER_LISTENER, "default", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL configuration file with baseline settings.")
-CFG_PARAM(tls_config_name, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_config_name, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Application name passed to OpenSSL library initialization.")
 
 /* STARTTLS SERVER CONTROLS */
-CFG_PARAM(tlsproxy_tls_CAfile, CFG_STR, 0, "$smtpd_tls_CAfile", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_CAfile, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_CAfile", 0, 0, NULL, CFG_SEC_SERVER,
     "File with CA certificates trusted to sign client certificates.")
-CFG_PARAM(tlsproxy_tls_CApath, CFG_STR, 0, "$smtpd_tls_CApath", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_CApath, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_CApath", 0, 0, NULL, CFG_SEC_SERVER,
     "Directory with CA certificates trusted to sign client certificates.")
-CFG_PARAM(tlsproxy_tls_always_issue_session_ids, CFG_BOOL, 0, "$smtpd_tls_always_issue_session_ids", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_always_issue_session_ids, CFG_BOOL, CFG_F_PER_LISTENER, "$smtpd_tls_always_issue_session_ids", 0, 0, NULL, CFG_SEC_SERVER,
     "Issue a TLS session id even when session caching is off.")
-CFG_PARAM(tlsproxy_tls_ask_ccert, CFG_BOOL, 0, "$smtpd_tls_ask_ccert", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_ask_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "$smtpd_tls_ask_ccert", 0, 0, NULL, CFG_SEC_SERVER,
     "Ask the remote client for a certificate.")
-CFG_PARAM(tlsproxy_tls_ccert_verifydepth, CFG_INT, 0, "$smtpd_tls_ccert_verifydepth", 0, 100, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_ccert_verifydepth, CFG_INT, CFG_F_PER_LISTENER, "$smtpd_tls_ccert_verifydepth", 0, 100, NULL, CFG_SEC_SERVER,
     "Verification depth for client certificates.")
-CFG_PARAM(tlsproxy_tls_cert_file, CFG_STR, 0, "$smtpd_tls_cert_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_cert_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_cert_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server RSA certificate (PEM).")
-CFG_PARAM(tlsproxy_tls_ciphers, CFG_ENUM, 0, "$smtpd_tls_ciphers", 0, 0, CFG_W_GRADE, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_ciphers, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_ciphers", 0, 0, CFG_W_GRADE, CFG_SEC_SERVER,
     "Minimum cipher grade with opportunistic TLS.")
-CFG_PARAM(tlsproxy_tls_dcert_file, CFG_STR, 0, "$smtpd_tls_dcert_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_dcert_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_dcert_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server DSA certificate (PEM).")
-CFG_PARAM(tlsproxy_tls_dh1024_param_file, CFG_STR, 0, "$smtpd_tls_dh1024_param_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_dh1024_param_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_dh1024_param_file", 0, 0, NULL, CFG_SEC_SERVER,
     "DH parameters for non-export EDH ciphers.")
-CFG_PARAM(tlsproxy_tls_dh512_param_file, CFG_STR, 0, "$smtpd_tls_dh512_param_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_dh512_param_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_dh512_param_file", 0, 0, NULL, CFG_SEC_SERVER,
     "DH parameters for export-grade EDH ciphers.")
-CFG_PARAM(tlsproxy_tls_dkey_file, CFG_STR, 0, "$smtpd_tls_dkey_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_dkey_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_dkey_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server DSA private key (PEM).")
-CFG_PARAM(tlsproxy_tls_eccert_file, CFG_STR, 0, "$smtpd_tls_eccert_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_eccert_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_eccert_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server ECDSA certificate (PEM).")
-CFG_PARAM(tlsproxy_tls_eckey_file, CFG_STR, 0, "$smtpd_tls_eckey_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_eckey_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_eckey_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server ECDSA private key (PEM).")
-CFG_PARAM(tlsproxy_tls_eecdh_grade, CFG_ENUM, 0, "$smtpd_tls_eecdh_grade", 0, 0, CFG_W_EECDH, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_eecdh_grade, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_eecdh_grade", 0, 0, CFG_W_EECDH, CFG_SEC_SERVER,
     "Security grade of ephemeral elliptic-curve Diffie-Hellman key exchange.")
-CFG_PARAM(tlsproxy_tls_exclude_ciphers, CFG_STR, 0, "$smtpd_tls_exclude_ciphers", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_exclude_ciphers, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_exclude_ciphers", 0, 0, NULL, CFG_SEC_SERVER,
     "Ciphers or cipher types excluded at every security level.")
-CFG_PARAM(tlsproxy_tls_fingerprint_digest, CFG_ENUM, 0, "$smtpd_tls_fingerprint_digest", 0, 0, CFG_W_DIGEST, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_fingerprint_digest, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_fingerprint_digest", 0, 0, CFG_W_DIGEST, CFG_SEC_SERVER,
     "Digest for client certificate fingerprints.")
-CFG_PARAM(tlsproxy_tls_key_file, CFG_STR, 0, "$smtpd_tls_key_file", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_key_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_key_file", 0, 0, NULL, CFG_SEC_SERVER,
     "Server RSA private key (PEM).")
-CFG_PARAM(tlsproxy_tls_loglevel, CFG_ENUM, 0, "$smtpd_tls_loglevel", 0, 0, CFG_W_LOGLEVEL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_loglevel, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_loglevel", 0, 0, CFG_W_LOGLEVEL, CFG_SEC_SERVER,
     "Extra logging of server-side TLS activity.")
-CFG_PARAM(tlsproxy_tls_mandatory_ciphers, CFG_ENUM, 0, "$smtpd_tls_mandatory_ciphers", 0, 0, CFG_W_GRADE, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_mandatory_ciphers, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_mandatory_ciphers", 0, 0, CFG_W_GRADE, CFG_SEC_SERVER,
     "Minimum cipher grade with mandatory TLS.")
-CFG_PARAM(tlsproxy_tls_mandatory_exclude_ciphers, CFG_STR, 0, "$smtpd_tls_mandatory_exclude_ciphers", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_mandatory_exclude_ciphers, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_mandatory_exclude_ciphers", 0, 0, NULL, CFG_SEC_SERVER,
     "Further ciphers excluded with mandatory TLS.")
-CFG_PARAM(tlsproxy_tls_mandatory_protocols, CFG_STR, 0, "$smtpd_tls_mandatory_protocols", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_mandatory_protocols, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_mandatory_protocols", 0, 0, NULL, CFG_SEC_SERVER,
     "Protocols accepted with mandatory TLS.")
-CFG_PARAM(tlsproxy_tls_protocols, CFG_STR, 0, "$smtpd_tls_protocols", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_protocols, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_protocols", 0, 0, NULL, CFG_SEC_SERVER,
     "Protocols included or excluded with opportunistic TLS.")
-CFG_PARAM(tlsproxy_tls_req_ccert, CFG_BOOL, 0, "$smtpd_tls_req_ccert", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_req_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "$smtpd_tls_req_ccert", 0, 0, NULL, CFG_SEC_SERVER,
     "With mandatory TLS, require a trusted client certificate.")
-CFG_PARAM(tlsproxy_tls_security_level, CFG_ENUM, 0, "$smtpd_tls_security_level", 0, 0, CFG_W_SRVLEVEL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_security_level, CFG_ENUM, CFG_F_PER_LISTENER, "$smtpd_tls_security_level", 0, 0, CFG_W_SRVLEVEL, CFG_SEC_SERVER,
     "Server TLS security level; when non-empty it overrides tlsproxy_use_tls and tlsproxy_enforce_tls.")
-CFG_PARAM(tlsproxy_tls_chain_files, CFG_STR, 0, "$smtpd_tls_chain_files", 0, 0, NULL, CFG_SEC_SERVER,
+CFG_PARAM(tlsproxy_tls_chain_files, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_chain_files", 0, 0, NULL, CFG_SEC_SERVER,
     "Files with server keys and certificate chains (PEM).")
 
 /* STARTTLS CLIENT CONTROLS */
@@ -216,9 +221,9 @@ CFG_PARAM(tlsproxy_client_policy_maps, CFG_STR, 0,
     "Client TLS policy lookup tables by next-hop destination.")
 
 /* OBSOLETE STARTTLS SUPPORT CONTROLS */
-CFG_PARAM(tlsproxy_use_tls, CFG_BOOL, 0, "$smtpd_use_tls", 0, 0, NULL, CFG_SEC_OBSOLETE,
+CFG_PARAM(tlsproxy_use_tls, CFG_BOOL, CFG_F_PER_LISTENER, "$smtpd_use_tls", 0, 0, NULL, CFG_SEC_OBSOLETE,
     "Opportunistic TLS: offer STARTTLS, do not require it.")
-CFG_PARAM(tlsproxy_enforce_tls, CFG_BOOL, 0, "$smtpd_enforce_tls", 0, 0, NULL, CFG_SEC_OBSOLETE,
+CFG_PARAM(tlsproxy_enforce_tls, CFG_BOOL, CFG_F_PER_LISTENER, "$smtpd_enforce_tls", 0, 0, NULL, CFG_SEC_OBSOLETE,
     "Mandatory TLS: offer STARTTLS and require it.")
 
 /* RESOURCE CONTROLS */
@@ -240,59 +245,59 @@ CFG_PARAM(service_name, CFG_STR, CFG_F_RO, "tlsproxy", 0, 0, NULL, CFG_SEC_MISC,
     "Service name.")
 
 /* smtpd_* parameters that the defaults above refer to */
-CFG_PARAM(smtpd_tls_CAfile, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_CAfile, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_CAfile.")
-CFG_PARAM(smtpd_tls_CApath, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_CApath, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_CApath.")
-CFG_PARAM(smtpd_tls_always_issue_session_ids, CFG_BOOL, 0, "yes", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_always_issue_session_ids, CFG_BOOL, CFG_F_PER_LISTENER, "yes", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_always_issue_session_ids.")
-CFG_PARAM(smtpd_tls_ask_ccert, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_ask_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_ask_ccert.")
-CFG_PARAM(smtpd_tls_ccert_verifydepth, CFG_INT, 0, "9", 0, 100, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_ccert_verifydepth, CFG_INT, CFG_F_PER_LISTENER, "9", 0, 100, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_ccert_verifydepth.")
-CFG_PARAM(smtpd_tls_cert_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_cert_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_cert_file.")
-CFG_PARAM(smtpd_tls_chain_files, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_chain_files, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_chain_files.")
-CFG_PARAM(smtpd_tls_ciphers, CFG_ENUM, 0, "medium", 0, 0, CFG_W_GRADE, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_ciphers, CFG_ENUM, CFG_F_PER_LISTENER, "medium", 0, 0, CFG_W_GRADE, CFG_SEC_SMTPD,
     "See tlsproxy_tls_ciphers.")
-CFG_PARAM(smtpd_tls_dcert_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_dcert_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_dcert_file.")
-CFG_PARAM(smtpd_tls_dh1024_param_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_dh1024_param_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_dh1024_param_file.")
-CFG_PARAM(smtpd_tls_dh512_param_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_dh512_param_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_dh512_param_file.")
-CFG_PARAM(smtpd_tls_dkey_file, CFG_STR, 0, "$smtpd_tls_dcert_file", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_dkey_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_dcert_file", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_dkey_file.")
-CFG_PARAM(smtpd_tls_eccert_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_eccert_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_eccert_file.")
-CFG_PARAM(smtpd_tls_eckey_file, CFG_STR, 0, "$smtpd_tls_eccert_file", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_eckey_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_eccert_file", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_eckey_file.")
-CFG_PARAM(smtpd_tls_eecdh_grade, CFG_ENUM, 0, "auto", 0, 0, CFG_W_EECDH, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_eecdh_grade, CFG_ENUM, CFG_F_PER_LISTENER, "auto", 0, 0, CFG_W_EECDH, CFG_SEC_SMTPD,
     "See tlsproxy_tls_eecdh_grade.")
-CFG_PARAM(smtpd_tls_exclude_ciphers, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_exclude_ciphers, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_exclude_ciphers.")
-CFG_PARAM(smtpd_tls_fingerprint_digest, CFG_ENUM, 0, "sha256", 0, 0, CFG_W_DIGEST, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_fingerprint_digest, CFG_ENUM, CFG_F_PER_LISTENER, "sha256", 0, 0, CFG_W_DIGEST, CFG_SEC_SMTPD,
     "See tlsproxy_tls_fingerprint_digest.")
-CFG_PARAM(smtpd_tls_key_file, CFG_STR, 0, "$smtpd_tls_cert_file", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_key_file, CFG_STR, CFG_F_PER_LISTENER, "$smtpd_tls_cert_file", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_key_file.")
-CFG_PARAM(smtpd_tls_loglevel, CFG_ENUM, 0, "0", 0, 0, CFG_W_LOGLEVEL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_loglevel, CFG_ENUM, CFG_F_PER_LISTENER, "0", 0, 0, CFG_W_LOGLEVEL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_loglevel.")
-CFG_PARAM(smtpd_tls_mandatory_ciphers, CFG_ENUM, 0, "medium", 0, 0, CFG_W_GRADE, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_mandatory_ciphers, CFG_ENUM, CFG_F_PER_LISTENER, "medium", 0, 0, CFG_W_GRADE, CFG_SEC_SMTPD,
     "See tlsproxy_tls_mandatory_ciphers.")
-CFG_PARAM(smtpd_tls_mandatory_exclude_ciphers, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_mandatory_exclude_ciphers, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_mandatory_exclude_ciphers.")
-CFG_PARAM(smtpd_tls_mandatory_protocols, CFG_STR, 0, ">=TLSv1", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_mandatory_protocols, CFG_STR, CFG_F_PER_LISTENER, ">=TLSv1", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_mandatory_protocols.")
-CFG_PARAM(smtpd_tls_protocols, CFG_STR, 0, ">=TLSv1", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_protocols, CFG_STR, CFG_F_PER_LISTENER, ">=TLSv1", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_protocols.")
-CFG_PARAM(smtpd_tls_req_ccert, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_req_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_req_ccert.")
-CFG_PARAM(smtpd_tls_security_level, CFG_ENUM, 0, "", 0, 0, CFG_W_SRVLEVEL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_tls_security_level, CFG_ENUM, CFG_F_PER_LISTENER, "", 0, 0, CFG_W_SRVLEVEL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_security_level.")
-CFG_PARAM(smtpd_use_tls, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_use_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_use_tls.")
-CFG_PARAM(smtpd_enforce_tls, CFG_BOOL, 0, "no", 0, 0, NULL, CFG_SEC_SMTPD,
+CFG_PARAM(smtpd_enforce_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_enforce_tls.")
 
 /* smtp_* parameters that the defaults above refer to */

@@ -15,6 +15,8 @@
  *	size_t	cfg_listener_count(const struct cfg *cfg);
  *	const struct cfg_listener *cfg_listener_get(const struct cfg *cfg,
  *		    size_t i);
+ *	const struct cfg *cfg_listener_cfg(const struct cfg *cfg, size_t i);
+ *	size_t	cfg_listener_noverrides(const struct cfg *cfg, size_t i);
  *	void	cfg_print_nondefault(const struct cfg *cfg, FILE *fp);
  *	void	cfg_print_defaults(FILE *fp);
  *	size_t	cfg_param_count(void);
@@ -24,14 +26,16 @@
  *	The parameter table lives in cfg_params.h (an X-macro list); this
  *	file turns it into an array and a set of CFG_P_<name> indices.
  *
- *	cfg_load() works in four passes, all on a private load state so
+ *	cfg_load() works in five passes, all on a private load state so
  *	that nothing global is touched and two configurations (old and
  *	new, during a reload) can exist side by side:
  *
  *	1. read: every top-level libconfig setting becomes the raw text
  *	   of its parameter (numbers and booleans become text, lists of
  *	   strings are joined with ", "); tlsproxy_listeners is parsed
- *	   into struct cfg_listener entries.
+ *	   into struct cfg_listener entries, and the parameters an entry
+ *	   sets (those flagged CFG_F_PER_LISTENER) into raw text of its
+ *	   own.
  *	2. expand: each parameter's raw text (or its default) is expanded
  *	   recursively and memoized. A parameter that is being expanded
  *	   and is referenced again is a reference loop.
@@ -40,18 +44,25 @@
  *	   again, so each mistake is reported once.
  *	4. compare: for "-n", each parameter set in the file is compared
  *	   with what its default would have expanded to.
+ *	5. listeners: for each entry that sets parameters, passes 2-4 run
+ *	   again on a copy of the global raw text with the entry's text
+ *	   on top. The result is the listener's effective configuration,
+ *	   a struct cfg of its own that the global one owns. Mistakes in
+ *	   the global settings that show up again there are reported
+ *	   once, by the global pass.
  *
  *	Every pass keeps going after an error, so one run reports every
  *	problem in the file. The passes find problems in their own order,
  *	so messages are queued and printed sorted by file and line.
  * DIAGNOSTICS
  *	cfg_load() prints one line per problem to errs, prefixed with
- *	"FILE:LINE: ", then returns NULL. The accessors abort() with a
- *	message on stderr when used with a name that is not in the table
- *	or with the wrong type: that is a bug in the caller, not in the
- *	configuration. Running out of memory while loading also aborts;
- *	loading happens only at startup and reload, where there is no
- *	sensible way to go on with half a configuration.
+ *	"FILE:LINE: " (and "tlsproxy_listeners entry N: " for a problem
+ *	that belongs to one listener), then returns NULL. The accessors
+ *	abort() with a message on stderr when used with a name that is
+ *	not in the table or with the wrong type: that is a bug in the
+ *	caller, not in the configuration. Running out of memory while
+ *	loading also aborts; loading happens only at startup and reload,
+ *	where there is no sensible way to go on with half a configuration.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -107,6 +118,13 @@ struct cfg_val {
 	long		 num;		/* BOOL 0/1, INT number, TIME seconds */
 	int		 set;		/* given in the file */
 	int		 nondefault;	/* set, and differs from the default */
+	int		 own;		/* given in this listener's entry */
+};
+
+/* What one listener entry changes; parallel to cfg->lst. */
+struct cfg_lx {
+	struct cfg	*eff;		/* owned: effective cfg; NULL: parent */
+	size_t		 nov;		/* parameters the entry sets */
 };
 
 struct cfg {
@@ -114,6 +132,7 @@ struct cfg {
 	char		*path;		/* owned */
 	struct cfg_val	 val[CFG_NPARAMS];
 	struct cfg_listener *lst;	/* owned, nlst entries */
+	struct cfg_lx	*lx;		/* owned, nlst entries, or NULL */
 	size_t		 nlst;
 };
 
@@ -131,17 +150,43 @@ struct cfg_msg {
 	char		*text;		/* owned: the whole line */
 };
 
-/* Everything that only lives while one file is loaded. */
+/* The parameters that one listener entry sets, as read in pass 1. */
+struct cfg_ent {
+	int		 entry;			/* 1-based place in the list */
+	const char	*efile;			/* borrowed from libconfig */
+	int		 eline;			/* line of the entry */
+	long		 lst;			/* index in cfg->lst; -1: none */
+	size_t		 n;			/* parameters set */
+	char		*raw[CFG_NPARAMS];	/* owned: text from the entry */
+	const char	*file[CFG_NPARAMS];	/* borrowed from libconfig */
+	int		 line[CFG_NPARAMS];	/* 0: not set in the entry */
+	unsigned char	 bad[CFG_NPARAMS];	/* reported while reading */
+};
+
+/*
+ * Everything that only lives while one file is loaded. The global
+ * settings have one; each listener entry that sets parameters gets
+ * one more for its effective configuration, which queues its
+ * messages on the global one (root).
+ */
 struct cfg_ld {
 	struct cfg	*cfg;
+	struct cfg_ld	*root;			/* holds the message queue */
 	FILE		*errs;
 	const char	*path;			/* for messages */
-	int		 nerr;
-	struct cfg_msg	*msg;			/* owned, nerr entries */
+	int		 nerr;			/* errors queued by this one */
+	int		 nmsg;			/* root: messages queued */
+	struct cfg_msg	*msg;			/* root: owned, nmsg entries */
+	int		 entry;			/* listener entry, 0: global */
+	const char	*efile;			/* entry: its file and line */
+	int		 eline;
+	struct cfg_ent	*ent;			/* owned, nent entries */
+	size_t		 nent;
 	char		*raw[CFG_NPARAMS];	/* owned: text from the file */
 	const char	*file[CFG_NPARAMS];	/* borrowed from libconfig */
 	int		 line[CFG_NPARAMS];	/* 0: not set in the file */
 	unsigned char	 state[CFG_NPARAMS];	/* CFG_ST_* */
+	unsigned char	 rbad[CFG_NPARAMS];	/* reported while reading */
 	unsigned char	 bad[CFG_NPARAMS];	/* reported, or from a bad one */
 	unsigned char	 checked[CFG_NPARAMS];
 	unsigned char	*dep;			/* owned: [i * N + j], i read j */
@@ -180,6 +225,7 @@ static void	cfg_err(struct cfg_ld *, const char *, int, const char *, ...)
 static void	cfg_perr(struct cfg_ld *, int, int, const char *, ...)
 		    CFG_PRINTF(4, 5);
 static int	cfg_expand_param(struct cfg_ld *, int);
+static char	*cfg_setting_text(int, const config_setting_t *, char *, size_t);
 static int	cfg_expand_text(struct cfg_ld *, int, const char *,
 		    const char *, struct cfg_buf *);
 
@@ -304,6 +350,16 @@ cfg_strerror(int err, char *buf, size_t len)
  * Diagnostics.
  */
 
+/* cfg_msg_text - "FILE:LINE: text", or "FILE: text" for line 0 */
+static void
+cfg_msg_text(struct cfg_buf *b, const char *file, int line, const char *text)
+{
+	if (line > 0)
+		cfg_buf_fmt(b, "%s:%d: %s", file, line, text);
+	else
+		cfg_buf_fmt(b, "%s: %s", file, text);
+}
+
 /*
  * cfg_err - queue one "FILE:LINE: message" line (LINE 0: none). The
  * passes find problems in their own order; cfg_flush() prints them in
@@ -313,6 +369,7 @@ static void
 cfg_err(struct cfg_ld *ld, const char *file, int line, const char *fmt, ...)
 {
 	struct cfg_buf b = { NULL, 0, 0 };
+	struct cfg_ld *r = ld->root;
 	struct cfg_msg *m;
 	char	 text[1024];
 	va_list	 ap;
@@ -322,20 +379,18 @@ cfg_err(struct cfg_ld *ld, const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (line > 0)
-		cfg_buf_fmt(&b, "%s:%d: %s", file, line, text);
-	else
-		cfg_buf_fmt(&b, "%s: %s", file, text);
-	m = realloc(ld->msg, (size_t)(ld->nerr + 1) * sizeof(*ld->msg));
+	cfg_msg_text(&b, file, line, text);
+	m = realloc(r->msg, (size_t)(r->nmsg + 1) * sizeof(*r->msg));
 	if (m == NULL)
 		cfg_oom();
-	ld->msg = m;
-	m = &ld->msg[ld->nerr];
+	r->msg = m;
+	m = &r->msg[r->nmsg];
 	m->file = file;
 	m->line = line > 0 ? line : 0;
 	m->rank = 0;
-	m->seq = ld->nerr++;
+	m->seq = r->nmsg++;
 	m->text = cfg_buf_take(&b);
+	ld->nerr++;
 }
 
 /* cfg_msg_cmp - by file, then line (none last), then discovery */
@@ -360,40 +415,76 @@ cfg_flush(struct cfg_ld *ld)
 	int	 i, j;
 
 	/* Rank: index of the first message that names the same file. */
-	for (i = 0; i < ld->nerr; i++)
+	for (i = 0; i < ld->nmsg; i++)
 		for (j = 0; j <= i; j++)
 			if (strcmp(ld->msg[j].file, ld->msg[i].file) == 0) {
 				ld->msg[i].rank = j;
 				break;
 			}
-	if (ld->nerr > 0)
-		qsort(ld->msg, (size_t)ld->nerr, sizeof(*ld->msg),
+	if (ld->nmsg > 0)
+		qsort(ld->msg, (size_t)ld->nmsg, sizeof(*ld->msg),
 		    cfg_msg_cmp);
-	for (i = 0; i < ld->nerr; i++) {
+	for (i = 0; i < ld->nmsg; i++) {
 		if (ld->errs != NULL)
 			fprintf(ld->errs, "%s\n", ld->msg[i].text);
 		free(ld->msg[i].text);
 	}
 	free(ld->msg);
 	ld->msg = NULL;
+	ld->nmsg = 0;
 }
 
-/* cfg_perr - message about parameter i, at the line of parameter at */
+/*
+ * cfg_said - has the root queued exactly this line already? A listener
+ * inherits the global settings, so it meets their mistakes again.
+ */
+static int
+cfg_said(struct cfg_ld *ld, const char *file, int line, const char *text)
+{
+	struct cfg_buf b = { NULL, 0, 0 };
+	int	 k, found = 0;
+
+	cfg_msg_text(&b, file != NULL ? file : ld->path, line, text);
+	for (k = 0; k < ld->root->nmsg && !found; k++)
+		found = strcmp(ld->root->msg[k].text, b.s) == 0;
+	free(b.s);
+	return (found);
+}
+
+/*
+ * cfg_perr - message about parameter i, at the line of parameter at
+ * (-1: none). For a listener's effective configuration, the message
+ * names the entry, and falls back to the entry's line.
+ */
 static void
 cfg_perr(struct cfg_ld *ld, int i, int at, const char *fmt, ...)
 {
-	char	 msg[1024];
+	const char *file = NULL;
+	char	 msg[1024], text[1200];
 	va_list	 ap;
+	int	 line = 0;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (at < 0)
-		cfg_err(ld, NULL, 0, "parameter \"%s\": %s",
-		    cfg_params[i].name, msg);
-	else
-		cfg_err(ld, ld->file[at], ld->line[at], "parameter \"%s\": %s",
-		    cfg_params[i].name, msg);
+	if (at >= 0) {
+		file = ld->file[at];
+		line = ld->line[at];
+	}
+	snprintf(text, sizeof(text), "parameter \"%s\": %s",
+	    cfg_params[i].name, msg);
+	if (ld->entry == 0) {
+		cfg_err(ld, file, line, "%s", text);
+		return;
+	}
+	if (cfg_said(ld, file, line, text))
+		return;
+	if (at < 0) {
+		file = ld->efile;
+		line = ld->eline;
+	}
+	cfg_err(ld, file, line, "tlsproxy_listeners entry %d: %s", ld->entry,
+	    text);
 }
 
 /*
@@ -1071,10 +1162,17 @@ cfg_quote(struct cfg_buf *b, const char *s)
 	cfg_buf_add(b, "\"", 1);
 }
 
-/* cfg_lst_render - one listener as a libconfig group */
+/*
+ * cfg_lst_render - one listener as a libconfig group: its options,
+ * then the parameters its entry sets (lx may be NULL), expanded, in
+ * table order
+ */
 static void
-cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l)
+cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l,
+    const struct cfg_lx *lx)
 {
+	int	 i;
+
 	if (l->kind == CFG_LST_HANDOFF) {
 		cfg_buf_str(b, "{ handoff = ");
 		cfg_quote(b, l->handoff);
@@ -1098,6 +1196,13 @@ cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l)
 		    "\"%ds\"; connect_timeout = \"%ds\";", l->handshake_timeout,
 		    l->idle_timeout, l->connect_timeout);
 	}
+	for (i = 0; lx != NULL && lx->eff != NULL && i < CFG_NPARAMS; i++) {
+		if (!lx->eff->val[i].own)
+			continue;
+		cfg_buf_fmt(b, " %s = ", cfg_params[i].name);
+		cfg_quote(b, lx->eff->val[i].value);
+		cfg_buf_str(b, ";");
+	}
 	cfg_buf_str(b, " }");
 }
 
@@ -1114,7 +1219,8 @@ cfg_lst_value(const struct cfg *c)
 	for (i = 0; i < c->nlst; i++) {
 		if (i > 0)
 			cfg_buf_str(&b, ", ");
-		cfg_lst_render(&b, &c->lst[i]);
+		cfg_lst_render(&b, &c->lst[i], c->lx != NULL ? &c->lx[i] :
+		    NULL);
 	}
 	cfg_buf_str(&b, " )");
 	return (cfg_buf_take(&b));
@@ -1346,16 +1452,66 @@ cfg_lst_string(const config_setting_t *s, char *why, size_t len)
 #define CFG_K_LISTEN_ONLY	(CFG_K_BACKEND | CFG_K_HS | CFG_K_IDLE | \
 				    CFG_K_CONNECT)
 
-/* cfg_lst_entry - parse entry n (1-based); 0, or -1 after reporting */
+/*
+ * cfg_lst_closest - the listener option or per-listener parameter
+ * nearest to name, or NULL
+ */
+static const char *
+cfg_lst_closest(const char *name)
+{
+	const char *names[sizeof(cfg_lst_keys) / sizeof(cfg_lst_keys[0]) +
+	    CFG_NPARAMS];
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; cfg_lst_keys[i] != NULL; i++)
+		names[n++] = cfg_lst_keys[i];
+	for (i = 0; i < CFG_NPARAMS; i++)
+		if (cfg_params[i].flags & CFG_F_PER_LISTENER)
+			names[n++] = cfg_params[i].name;
+	return (cfg_closest(name, names, n));
+}
+
+/*
+ * cfg_lst_param - a parameter set inside entry n: keep its text in en
+ * for cfg_lst_derive(), or report why it cannot be set there
+ */
+static void
+cfg_lst_param(struct cfg_ld *ld, const config_setting_t *k, int n, int i,
+    struct cfg_ent *en)
+{
+	const char *file = config_setting_source_file(k);
+	char	 why[512];
+	int	 line = config_setting_source_line(k);
+
+	if (!(cfg_params[i].flags & CFG_F_PER_LISTENER)) {
+		cfg_err(ld, file, line, "tlsproxy_listeners entry %d: parameter "
+		    "\"%s\" cannot be set per listener", n, cfg_params[i].name);
+		return;
+	}
+	en->file[i] = file;
+	en->line[i] = line > 0 ? line : en->eline > 0 ? en->eline : 1;
+	en->n++;
+	if ((en->raw[i] = cfg_setting_text(i, k, why, sizeof(why))) == NULL) {
+		en->bad[i] = 1;
+		cfg_err(ld, file, line, "tlsproxy_listeners entry %d: parameter "
+		    "\"%s\": %s", n, cfg_params[i].name, why);
+	}
+}
+
+/*
+ * cfg_lst_entry - parse entry n (1-based) into l, and the parameters
+ * it sets into en; 0, or -1 after reporting
+ */
 static int
 cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
-    struct cfg_listener *l)
+    struct cfg_listener *l, struct cfg_ent *en)
 {
 	const config_setting_t *k;
 	const char *key, *file = config_setting_source_file(e), *hint;
 	char	 why[512];
 	int	 kline[sizeof(cfg_lst_keys) / sizeof(cfg_lst_keys[0])];
-	int	 i, ki, bit, have = 0, nerr = ld->nerr;
+	int	 i, ki, pi, bit, have = 0, nerr = ld->nerr;
 
 	memset(l, 0, sizeof(*l));
 	l->line = config_setting_source_line(e);
@@ -1364,6 +1520,10 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 	l->idle_timeout = CFG_LST_IDLE;
 	l->connect_timeout = CFG_LST_CONNECT;
 	memset(kline, 0, sizeof(kline));
+	en->entry = n;
+	en->efile = file;
+	en->eline = l->line;
+	en->lst = -1;
 	if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
 		cfg_err(ld, file, l->line, "tlsproxy_listeners entry %d: not a "
 		    "group { ... }", n);
@@ -1375,9 +1535,12 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 		for (ki = 0; cfg_lst_keys[ki] != NULL; ki++)
 			if (strcmp(cfg_lst_keys[ki], key) == 0)
 				break;
+		if (cfg_lst_keys[ki] == NULL && (pi = cfg_index(key)) >= 0) {
+			cfg_lst_param(ld, k, n, pi, en);
+			continue;
+		}
 		if (cfg_lst_keys[ki] == NULL) {
-			hint = cfg_closest(key, cfg_lst_keys,
-			    sizeof(cfg_lst_keys) / sizeof(cfg_lst_keys[0]) - 1);
+			hint = cfg_lst_closest(key);
 			if (hint != NULL)
 				cfg_err(ld, file, config_setting_source_line(k),
 				    "tlsproxy_listeners entry %d: unknown key "
@@ -1475,7 +1638,11 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 	return (ld->nerr == nerr ? 0 : -1);
 }
 
-/* cfg_read_listeners - the tlsproxy_listeners list */
+/*
+ * cfg_read_listeners - the tlsproxy_listeners list. Every entry gets
+ * an ld->ent[], even a rejected one, so that the parameters it sets
+ * are checked too.
+ */
 static void
 cfg_read_listeners(struct cfg_ld *ld, const config_setting_t *s)
 {
@@ -1495,9 +1662,11 @@ cfg_read_listeners(struct cfg_ld *ld, const config_setting_t *s)
 	}
 	n = (unsigned int)config_setting_length(s);
 	c->lst = cfg_xcalloc(n, sizeof(*c->lst));
+	ld->ent = cfg_xcalloc(n, sizeof(*ld->ent));
+	ld->nent = n;
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, i);
-		if (cfg_lst_entry(ld, e, (int)i + 1, &l) < 0) {
+		if (cfg_lst_entry(ld, e, (int)i + 1, &l, &ld->ent[i]) < 0) {
 			cfg_lst_free(&l);
 			continue;
 		}
@@ -1525,6 +1694,7 @@ cfg_read_listeners(struct cfg_ld *ld, const config_setting_t *s)
 			cfg_lst_free(&l);
 			continue;
 		}
+		ld->ent[i].lst = (long)c->nlst;
 		c->lst[c->nlst++] = l;
 	}
 }
@@ -1556,9 +1726,12 @@ cfg_scalar_text(const config_setting_t *s, struct cfg_buf *b)
 	}
 }
 
-/* cfg_setting_text - raw text of parameter i; NULL after reporting */
+/*
+ * cfg_setting_text - raw text of parameter i; NULL with the reason in
+ * why, for the caller to report.
+ */
 static char *
-cfg_setting_text(struct cfg_ld *ld, int i, const config_setting_t *s)
+cfg_setting_text(int i, const config_setting_t *s, char *why, size_t len)
 {
 	struct cfg_buf b = { NULL, 0, 0 };
 	const config_setting_t *e;
@@ -1566,13 +1739,13 @@ cfg_setting_text(struct cfg_ld *ld, int i, const config_setting_t *s)
 
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_GROUP:
-		cfg_perr(ld, i, i, "a group { ... } is not allowed here "
+		snprintf(why, len, "a group { ... } is not allowed here "
 		    "(only tlsproxy_listeners takes groups)");
 		return (NULL);
 	case CONFIG_TYPE_ARRAY:
 	case CONFIG_TYPE_LIST:
 		if (cfg_params[i].type != CFG_STR) {
-			cfg_perr(ld, i, i, "a list is not allowed here (give "
+			snprintf(why, len, "a list is not allowed here (give "
 			    "a single value)");
 			return (NULL);
 		}
@@ -1584,7 +1757,7 @@ cfg_setting_text(struct cfg_ld *ld, int i, const config_setting_t *s)
 				cfg_buf_str(&b, ", ");
 			if (cfg_scalar_text(e, &b) < 0) {
 				free(b.s);
-				cfg_perr(ld, i, i, "element %d: nested lists "
+				snprintf(why, len, "element %d: nested lists "
 				    "or groups are not allowed here", k + 1);
 				return (NULL);
 			}
@@ -1593,7 +1766,7 @@ cfg_setting_text(struct cfg_ld *ld, int i, const config_setting_t *s)
 	default:
 		if (cfg_scalar_text(s, &b) < 0) {
 			free(b.s);
-			cfg_perr(ld, i, i, "unsupported value type");
+			snprintf(why, len, "unsupported value type");
 			return (NULL);
 		}
 		return (cfg_buf_take(&b));
@@ -1606,6 +1779,7 @@ cfg_read_settings(struct cfg_ld *ld, const config_setting_t *root)
 {
 	const config_setting_t *s;
 	const char *name, *file, *hint;
+	char	 why[512];
 	unsigned int k;
 	int	 i, line;
 
@@ -1634,8 +1808,11 @@ cfg_read_settings(struct cfg_ld *ld, const config_setting_t *root)
 			cfg_read_listeners(ld, s);
 			continue;
 		}
-		if ((ld->raw[i] = cfg_setting_text(ld, i, s)) == NULL)
-			ld->bad[i] = 1;
+		if ((ld->raw[i] = cfg_setting_text(i, s, why,
+		    sizeof(why))) == NULL) {
+			cfg_perr(ld, i, i, "%s", why);
+			ld->bad[i] = ld->rbad[i] = 1;
+		}
 	}
 }
 
@@ -1703,15 +1880,104 @@ cfg_finish(struct cfg_ld *ld)
 	return (0);
 }
 
-/* cfg_ld_done - free the load state */
+/* cfg_ld_done - free the load state (not the messages: cfg_flush) */
 static void
 cfg_ld_done(struct cfg_ld *ld)
 {
+	size_t	 k;
 	int	 i;
 
 	for (i = 0; i < CFG_NPARAMS; i++)
 		free(ld->raw[i]);
+	for (k = 0; k < ld->nent; k++)
+		for (i = 0; i < CFG_NPARAMS; i++)
+			free(ld->ent[k].raw[i]);
+	free(ld->ent);
 	free(ld->dep);
+}
+
+/*
+ * cfg_lst_derive - the effective configuration of one entry: passes
+ * 2-4 once more, over the global text with the entry's text on top,
+ * so that "$name" references see the entry's values. Mistakes of the
+ * global settings that show up again are not repeated (cfg_perr()).
+ * NULL when anything new was reported.
+ */
+static struct cfg *
+cfg_lst_derive(struct cfg_ld *gld, const struct cfg_ent *en)
+{
+	struct cfg_ld ld;
+	struct cfg *c;
+	const char *raw;
+	int	 i, rc;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.root = gld->root;
+	ld.errs = gld->errs;
+	ld.path = gld->path;
+	ld.entry = en->entry;
+	ld.efile = en->efile;
+	ld.eline = en->eline;
+	ld.cfg = c = cfg_new(gld->cfg->path);
+	for (i = 0; i < CFG_NPARAMS; i++) {
+		if (en->line[i] > 0) {
+			raw = en->raw[i];
+			ld.file[i] = en->file[i];
+			ld.line[i] = en->line[i];
+			ld.rbad[i] = en->bad[i];
+			c->val[i].set = c->val[i].own = 1;
+		} else {
+			raw = gld->raw[i];
+			ld.file[i] = gld->file[i];
+			ld.line[i] = gld->line[i];
+			ld.rbad[i] = gld->rbad[i];
+			c->val[i].set = gld->cfg->val[i].set;
+		}
+		ld.raw[i] = raw != NULL ? cfg_xstrdup(raw) : NULL;
+		ld.bad[i] = ld.rbad[i];
+	}
+	rc = cfg_finish(&ld);
+	cfg_ld_done(&ld);
+	if (rc < 0) {
+		cfg_free(c);
+		return (NULL);
+	}
+	return (c);
+}
+
+/*
+ * cfg_lst_finish - pass 5: the effective configuration of each entry
+ * that sets parameters, rejected entries included (they are checked,
+ * then dropped); 0, or -1 when anything was reported
+ */
+static int
+cfg_lst_finish(struct cfg_ld *ld)
+{
+	struct cfg *c = ld->cfg, *eff;
+	const struct cfg_ent *en;
+	size_t	 k;
+	int	 rc = 0;
+
+	c->lx = cfg_xcalloc(c->nlst, sizeof(*c->lx));
+	for (k = 0; k < ld->nent; k++) {
+		en = &ld->ent[k];
+		if (en->n == 0)
+			continue;
+		if ((eff = cfg_lst_derive(ld, en)) == NULL) {
+			rc = -1;
+			continue;
+		}
+		if (en->lst < 0) {
+			cfg_free(eff);
+			continue;
+		}
+		c->lx[en->lst].eff = eff;
+		c->lx[en->lst].nov = en->n;
+	}
+	/* The list's own value shows what the entries set, too. */
+	free(c->val[CFG_P_tlsproxy_listeners].value);
+	c->val[CFG_P_tlsproxy_listeners].value = cfg_lst_value(c);
+	return (rc);
 }
 
 /* cfg_load - read and check a file */
@@ -1763,9 +2029,12 @@ cfg_load(const char *path, FILE *errs)
 		return (NULL);
 	}
 
+	ld.root = &ld;
 	ld.cfg = cfg_new(path);
 	cfg_read_settings(&ld, config_root_setting(&lc));
 	rc = cfg_finish(&ld);
+	if (cfg_lst_finish(&ld) < 0)
+		rc = -1;
 	/* ld.file[] and the messages point into lc: flush first. */
 	cfg_flush(&ld);
 	config_destroy(&lc);
@@ -1785,6 +2054,7 @@ cfg_defaults(void)
 	int	 rc;
 
 	memset(&ld, 0, sizeof(ld));
+	ld.root = &ld;
 	ld.errs = stderr;	/* only a broken table can complain */
 	ld.path = "(defaults)";
 	ld.cfg = cfg_new("(defaults)");
@@ -1808,9 +2078,13 @@ cfg_free(struct cfg *c)
 		return;
 	for (i = 0; i < CFG_NPARAMS; i++)
 		free(c->val[i].value);
-	for (i = 0; i < c->nlst; i++)
+	for (i = 0; i < c->nlst; i++) {
 		cfg_lst_free(&c->lst[i]);
+		if (c->lx != NULL)
+			cfg_free(c->lx[i].eff);
+	}
 	free(c->lst);
+	free(c->lx);
 	free(c->path);
 	c->magic = 0;
 	free(c);
@@ -1898,6 +2172,26 @@ cfg_listener_get(const struct cfg *c, size_t i)
 	return (i < c->nlst ? &c->lst[i] : NULL);
 }
 
+const struct cfg *
+cfg_listener_cfg(const struct cfg *c, size_t i)
+{
+	if (c == NULL || c->magic != CFG_MAGIC)
+		cfg_misuse(__func__, NULL, "not a configuration");
+	if (i >= c->nlst)
+		return (NULL);
+	if (c->lx != NULL && c->lx[i].eff != NULL)
+		return (c->lx[i].eff);
+	return (c);
+}
+
+size_t
+cfg_listener_noverrides(const struct cfg *c, size_t i)
+{
+	if (c == NULL || c->magic != CFG_MAGIC)
+		cfg_misuse(__func__, NULL, "not a configuration");
+	return (i < c->nlst && c->lx != NULL ? c->lx[i].nov : 0);
+}
+
 /*
  * Dumps, in the style of postconf -n and -d.
  */
@@ -1932,7 +2226,8 @@ cfg_print_nondefault(const struct cfg *c, FILE *fp)
 		fprintf(fp, "%s = (\n", cfg_params[i].name);
 		for (k = 0; k < c->nlst; k++) {
 			b.len = 0;
-			cfg_lst_render(&b, &c->lst[k]);
+			cfg_lst_render(&b, &c->lst[k], c->lx != NULL ?
+			    &c->lx[k] : NULL);
 			fprintf(fp, "    %s%s\n", b.s, k + 1 < c->nlst ? "," : "");
 		}
 		fprintf(fp, ")\n");

@@ -63,12 +63,16 @@ frontend_run(struct sess *s)
 {
 	struct relay_result res;
 	enum tlss_result hr;
-	char	 summary[512], err[256];
+	char	 err[256];
 	int	 on = 1;
 
 	log_info("CONNECT from %s", s->peer);
 	(void)setsockopt(s->net_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if ((s->ssl = tlss_ssl_new(s->snap->tls, s->net_fd, s->peer)) == NULL) {
+	if (s->tls->tls == NULL) {	/* excluded by configuration checks */
+		log_warnx("%s: %s", s->lst_label, s->tls->off_reason);
+		goto done;
+	}
+	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer)) == NULL) {
 		tls_log_errors();
 		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
@@ -84,11 +88,7 @@ frontend_run(struct sess *s)
 		    s->peer);
 		goto done;
 	}
-	if (s->snap->loglevel >= 1) {
-		tls_summary(s->ssl, 1, summary, sizeof(summary));
-		log_info("Anonymous TLS connection established from %s: %s", s->peer,
-		    summary);
-	}
+	tlss_log_established(s->tls->tls, s->ssl, s->peer);
 	if (frontend_connect(s, err, sizeof(err)) < 0) {
 		log_warnx("backend connect to %s failed for %s: %s", s->backend_label,
 		    s->peer, err);

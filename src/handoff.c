@@ -159,10 +159,9 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 {
 	struct relay_result res;
 	enum tlss_result hr;
-	char	 summary[512];
 	int64_t	 hs_deadline;
 
-	if ((s->ssl = tlss_ssl_new(s->snap->tls, s->net_fd, s->peer)) == NULL) {
+	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer)) == NULL) {
 		tls_log_errors();
 		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
@@ -181,11 +180,7 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 		    s->peer);
 		return;
 	}
-	if (s->snap->loglevel >= 1) {
-		tls_summary(s->ssl, 1, summary, sizeof(summary));
-		log_info("Anonymous TLS connection established from %s: %s", s->peer,
-		    summary);
-	}
+	tlss_log_established(s->tls->tls, s->ssl, s->peer);
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
 	    &s->busy, &res);
@@ -262,8 +257,8 @@ handoff_run(struct sess *s)
 
 	log_info("CONNECT from %s", s->peer);
 	connected = 1;
-	if (s->snap->tls == NULL) {
-		log_warnx("handoff: %s; answered status=0", s->snap->off_reason);
+	if (s->tls->tls == NULL) {
+		log_warnx("handoff: %s; answered status=0", s->tls->off_reason);
 		if (handoff_status(s, 0) == 0)
 			handoff_wait_eof(s);
 		goto done;

@@ -21,8 +21,8 @@
 
 #define LST_BACKLOG	511
 
-static void
-lst_key(const struct cfg_listener *c, char *buf, size_t len)
+void
+lst_key_of(const struct cfg_listener *c, char *buf, size_t len)
 {
 	if (c->kind == CFG_LST_HANDOFF)
 		snprintf(buf, len, "handoff:%s", c->handoff);
@@ -44,7 +44,7 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 	l->magic = LST_MAGIC;
 	l->kind = c->kind;
 	l->fd = -1;
-	lst_key(c, l->key, sizeof(l->key));
+	lst_key_of(c, l->key, sizeof(l->key));
 	snprintf(l->label, sizeof(l->label), "%s",
 	    c->kind == CFG_LST_HANDOFF ? c->handoff : c->listen);
 	if (c->kind == CFG_LST_TCP) {
@@ -185,7 +185,7 @@ lst_matches(const struct lst *l, const struct cfg_listener *c)
 {
 	char	 key[sizeof(l->key)];
 
-	lst_key(c, key, sizeof(key));
+	lst_key_of(c, key, sizeof(key));
 	return (!l->adopted && l->fd >= 0 && strcmp(l->key, key) == 0);
 }
 

@@ -201,6 +201,19 @@ main_log_lines(char *buf)
 		log_warnx("%s", line);
 }
 
+/* main_log_tls_off - Postfix's startup warning for each handoff without TLS */
+static void
+main_log_tls_off(const struct snap *snap)
+{
+	size_t	 i;
+
+	for (i = 0; i < snap->nlst; i++)
+		if (snap->lst[i].tls == NULL)
+			log_warnx("%s%s%s", snap->lst[i].off_reason,
+			    snap->nlst > 1 ? ": handoff listener " : "",
+			    snap->nlst > 1 ? snap->lst[i].key + strlen("handoff:") : "");
+}
+
 static void
 main_reload(const struct cfg *running)
 {
@@ -249,8 +262,7 @@ main_reload(const struct cfg *running)
 	    cfg_int(running, "tlsproxy_queue_limit"))
 		log_warnx("tlsproxy_worker_threads and tlsproxy_queue_limit "
 		    "changes take effect after a restart");
-	if (snap->tls == NULL)
-		log_warnx("%s", snap->off_reason);
+	main_log_tls_off(snap);
 	/* New sessions get the new snapshot, then the new listeners. */
 	snap_install(snap);
 	acceptor_set_listeners(nl, n);
@@ -317,8 +329,7 @@ main(int argc, char **argv)
 
 	if ((snap = snap_build(cfg, err, sizeof(err))) == NULL)
 		fatalx("%s: %s", main_conf_path, err);
-	if (snap->tls == NULL)
-		log_warnx("%s", snap->off_reason);
+	main_log_tls_off(snap);
 	if (cfg_listener_count(snap->cfg) == 0)
 		fatalx("%s: no listeners configured (tlsproxy_listeners)",
 		    main_conf_path);

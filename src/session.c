@@ -36,6 +36,7 @@ sess_new(struct snap *snap, const struct lst *l, int fd,
 	}
 	s->magic = SESS_MAGIC;
 	s->snap = snap_ref(snap);
+	s->tls = snap_tls_for(snap, l->key);
 	s->kind = l->kind;
 	s->plain_fd = -1;
 	s->net_fd = -1;

@@ -36,6 +36,7 @@ struct sess {
 	unsigned int	 magic;		/* SESS_MAGIC */
 	struct sess	*prev, *next;	/* registry links (registry lock) */
 	struct snap	*snap;		/* reference held */
+	const struct snap_tls *tls;	/* this listener's TLS settings, in snap */
 	enum cfg_listener_kind kind;
 	char		 lst_label[256];	/* listener, for logs */
 	int		 plain_fd;	/* owned: handoff client, or TCP backend */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "listener.h"
 #include "log.h"
 #include "snapshot.h"
 #include "tls_common.h"
@@ -38,50 +39,34 @@ snap_level(const struct cfg *cfg)
 	return (SNAP_LEVEL_NONE);
 }
 
+/*
+ * snap_tls_build - the server TLS settings of one configuration (global,
+ * or a listener's effective one). tcp: a TCP frontend needs TLS on.
+ */
 static int
-snap_has_tcp_listener(const struct cfg *cfg)
+snap_tls_build(const struct cfg *cfg, const char *what, int tcp,
+    struct snap_tls *st, char *err, size_t errlen)
 {
-	size_t	 i;
-
-	for (i = 0; i < cfg_listener_count(cfg); i++)
-		if (cfg_listener_get(cfg, i)->kind == CFG_LST_TCP)
-			return (1);
-	return (0);
-}
-
-struct snap *
-snap_build(struct cfg *cfg, char *err, size_t errlen)
-{
-	struct snap *s;
 	struct tlss_props p;
 	char	 ciphers[2048], excl[1024], terr[512];
-	const char *grade;
+	const char *grade, *eecdh;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		cfg_free(cfg);
-		return (NULL);
-	}
-	s->magic = SNAP_MAGIC;
-	atomic_init(&s->refs, 1);
-	s->cfg = cfg;
-	s->level = snap_level(cfg);
-	s->loglevel = atoi(cfg_str(cfg, "tlsproxy_tls_loglevel"));
-	s->watchdog_ms = (int)cfg_int(cfg, "tlsproxy_watchdog_timeout") * 1000;
-
-	if (s->level == SNAP_LEVEL_NONE) {
-		s->off_reason = "TLS server role is disabled with "
+	st->level = snap_level(cfg);
+	st->loglevel = atoi(cfg_str(cfg, "tlsproxy_tls_loglevel"));
+	st->tls = NULL;
+	if (st->level == SNAP_LEVEL_NONE) {
+		st->off_reason = "TLS server role is disabled with "
 		    "tlsproxy_tls_security_level or tlsproxy_use_tls";
-		if (snap_has_tcp_listener(cfg)) {
-			snprintf(err, errlen, "the TLS security level is \"none\" "
+		if (tcp) {
+			snprintf(err, errlen, "%s: the TLS security level is \"none\" "
 			    "(tlsproxy_tls_security_level, or tlsproxy_use_tls = no), "
-			    "but TCP frontend listeners need TLS: set it to may or encrypt");
-			goto fail;
+			    "but a TCP frontend needs TLS: set it to may or encrypt", what);
+			return (-1);
 		}
-		return (s);
+		return (0);
 	}
 	/* Mandatory grade, protocols and extra exclusions only with encrypt. */
-	if (s->level == SNAP_LEVEL_ENCRYPT) {
+	if (st->level == SNAP_LEVEL_ENCRYPT) {
 		grade = cfg_str(cfg, "tlsproxy_tls_mandatory_ciphers");
 		snprintf(excl, sizeof(excl), "%s %s",
 		    cfg_str(cfg, "tlsproxy_tls_exclude_ciphers"),
@@ -97,8 +82,8 @@ snap_build(struct cfg *cfg, char *err, size_t errlen)
 	    cfg_str(cfg, "tls_medium_cipherlist"), cfg_str(cfg, "tls_low_cipherlist"),
 	    cfg_str(cfg, "tls_export_cipherlist"), cfg_str(cfg, "tls_null_cipherlist"),
 	    excl, ciphers, sizeof(ciphers), terr, sizeof(terr)) < 0) {
-		snprintf(err, errlen, "%s", terr);
-		goto fail;
+		snprintf(err, errlen, "%s: %s", what, terr);
+		return (-1);
 	}
 	p.cipherlist = ciphers;
 	p.cert_file = cfg_str(cfg, "tlsproxy_tls_cert_file");
@@ -110,26 +95,120 @@ snap_build(struct cfg *cfg, char *err, size_t errlen)
 	p.chain_files = cfg_str(cfg, "tlsproxy_tls_chain_files");
 	p.CAfile = cfg_str(cfg, "tlsproxy_tls_CAfile");
 	p.CApath = cfg_str(cfg, "tlsproxy_tls_CApath");
-	p.loglevel = s->loglevel;
-	if ((s->tls = tlss_ctx_new(&p, terr, sizeof(terr))) == NULL) {
-		snprintf(err, errlen, "%s", terr);
+	p.append_default_CA = cfg_bool(cfg, "tls_append_default_CA");
+	p.curves = cfg_str(cfg, "tls_eecdh_auto_curves");
+	p.dh_param_file = cfg_str(cfg, "tlsproxy_tls_dh1024_param_file");
+	p.ask_ccert = cfg_bool(cfg, "tlsproxy_tls_ask_ccert");
+	/* As Postfix: req_ccert only means something with encrypt. */
+	p.req_ccert = st->level == SNAP_LEVEL_ENCRYPT &&
+	    cfg_bool(cfg, "tlsproxy_tls_req_ccert");
+	p.verifydepth = (int)cfg_int(cfg, "tlsproxy_tls_ccert_verifydepth");
+	p.mdalg = cfg_str(cfg, "tlsproxy_tls_fingerprint_digest");
+	p.legacy_pkey_fprint = cfg_bool(cfg, "tls_legacy_public_key_fingerprints");
+	p.preempt = cfg_bool(cfg, "tls_preempt_cipherlist");
+	p.disable_workarounds = cfg_str(cfg, "tls_disable_workarounds");
+	p.issue_session_ids = cfg_bool(cfg, "tlsproxy_tls_always_issue_session_ids");
+	p.sni_maps = cfg_str(cfg, "tls_server_sni_maps");
+	p.loglevel = st->loglevel;
+	eecdh = cfg_str(cfg, "tlsproxy_tls_eecdh_grade");
+	if (*eecdh != '\0' && strcasecmp(eecdh, "auto") != 0)
+		log_warnx("%s: tlsproxy_tls_eecdh_grade = %s is ignored, as in "
+		    "Postfix >= 3.6: the groups of tls_eecdh_auto_curves are used",
+		    what, eecdh);
+	if ((st->tls = tlss_ctx_new(&p, terr, sizeof(terr))) == NULL) {
+		snprintf(err, errlen, "%s: %s", what, terr);
+		return (-1);
+	}
+	st->owns_tls = 1;
+	if (st->tls->ncerts == 0) {
+		tlss_ctx_free(st->tls);
+		st->tls = NULL;
+		st->owns_tls = 0;
+		st->off_reason = "No server certs available. TLS can't be enabled";
+		if (tcp) {
+			snprintf(err, errlen, "%s: no server certificate is configured "
+			    "(tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file or "
+			    "tlsproxy_tls_chain_files), but a TCP frontend needs one", what);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+static void
+snap_tls_free(struct snap_tls *st)
+{
+	if (st->owns_tls)
+		tlss_ctx_free(st->tls);
+	st->tls = NULL;
+	st->owns_tls = 0;
+}
+
+struct snap *
+snap_build(struct cfg *cfg, char *err, size_t errlen)
+{
+	struct snap *s;
+	const struct cfg_listener *l;
+	char	 what[300];
+	size_t	 i;
+	int	 any_tcp = 0;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		cfg_free(cfg);
+		return (NULL);
+	}
+	s->magic = SNAP_MAGIC;
+	atomic_init(&s->refs, 1);
+	s->cfg = cfg;
+	s->watchdog_ms = (int)cfg_int(cfg, "tlsproxy_watchdog_timeout") * 1000;
+	s->nlst = cfg_listener_count(cfg);
+	if (s->nlst > 0 && (s->lst = calloc(s->nlst, sizeof(*s->lst))) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (s->tls->ncerts == 0) {
-		tlss_ctx_free(s->tls);
-		s->tls = NULL;
-		s->off_reason = "No server certs available. TLS can't be enabled";
-		if (snap_has_tcp_listener(cfg)) {
-			snprintf(err, errlen, "no server certificate is configured "
-			    "(tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file or "
-			    "tlsproxy_tls_chain_files), but TCP frontend listeners need one");
-			goto fail;
+	/*
+	 * The global context serves every listener without settings of its
+	 * own; it needs certificates only if such a TCP listener exists.
+	 */
+	for (i = 0; i < s->nlst; i++) {
+		l = cfg_listener_get(cfg, i);
+		if (l->kind == CFG_LST_TCP && cfg_listener_noverrides(cfg, i) == 0)
+			any_tcp = 1;
+	}
+	if (snap_tls_build(cfg, cfg_path(cfg), any_tcp, &s->global, err, errlen) < 0)
+		goto fail;
+	for (i = 0; i < s->nlst; i++) {
+		l = cfg_listener_get(cfg, i);
+		lst_key_of(l, s->lst[i].key, sizeof(s->lst[i].key));
+		if (cfg_listener_noverrides(cfg, i) == 0) {
+			s->lst[i].level = s->global.level;
+			s->lst[i].tls = s->global.tls;
+			s->lst[i].off_reason = s->global.off_reason;
+			s->lst[i].loglevel = s->global.loglevel;
+			continue;
 		}
+		snprintf(what, sizeof(what), "%s:%d: listener %s", cfg_path(cfg),
+		    l->line, l->kind == CFG_LST_TCP ? l->listen : l->handoff);
+		if (snap_tls_build(cfg_listener_cfg(cfg, i), what,
+		    l->kind == CFG_LST_TCP, &s->lst[i], err, errlen) < 0)
+			goto fail;
 	}
 	return (s);
 fail:
 	snap_unref(s);
 	return (NULL);
+}
+
+const struct snap_tls *
+snap_tls_for(const struct snap *s, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nlst; i++)
+		if (strcmp(s->lst[i].key, key) == 0)
+			return (&s->lst[i]);
+	return (&s->global);
 }
 
 struct snap *
@@ -142,13 +221,18 @@ snap_ref(struct snap *s)
 void
 snap_unref(struct snap *s)
 {
+	size_t	 i;
+
 	if (s == NULL)
 		return;
 	if (s->magic != SNAP_MAGIC)
 		log_panic("%s: bad magic", __func__);
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	tlss_ctx_free(s->tls);
+	for (i = 0; i < s->nlst && s->lst != NULL; i++)
+		snap_tls_free(&s->lst[i]);
+	free(s->lst);
+	snap_tls_free(&s->global);
 	cfg_free(s->cfg);
 	s->magic = 0;
 	free(s);

@@ -5,19 +5,24 @@
  *	#include "snapshot.h"
  * DESCRIPTION
  *	A snapshot bundles what sessions need and must not change under
- *	them: the loaded configuration and the server TLS context. Each
- *	session holds a reference to the snapshot current when it was
- *	accepted; SIGHUP builds a new snapshot without any lock and
- *	swaps the current pointer, so live sessions keep their settings
- *	and new ones get the new certificates.
+ *	them: the loaded configuration and the server TLS settings of
+ *	each listener. Each session holds a reference to the snapshot
+ *	current when it was accepted; SIGHUP builds a new snapshot
+ *	without any lock and swaps the current pointer, so live sessions
+ *	keep their settings and new ones get the new certificates.
  *
- *	snap_build() resolves the server security level as Postfix does
- *	(tlsproxy_tls_security_level, else tlsproxy_enforce_tls ->
- *	encrypt, tlsproxy_use_tls -> may, else none), picks the
- *	opportunistic or mandatory cipher grade, exclusions and protocols
- *	for it, and loads certificates. The server role is off (tls ==
- *	NULL, off_reason set) at level none or without any certificate;
- *	TCP frontend listeners need it on, so that is an error for them.
+ *	snap_build() resolves, for the global settings and for each
+ *	listener (its own settings layered on the global ones), the
+ *	server security level as Postfix does (tlsproxy_tls_security_level,
+ *	else tlsproxy_enforce_tls -> encrypt, tlsproxy_use_tls -> may,
+ *	else none), picks the opportunistic or mandatory cipher grade,
+ *	exclusions and protocols for it, and loads certificates. Listeners
+ *	without settings of their own share the global TLS context.
+ *
+ *	The server role of a listener is off (tls == NULL, off_reason
+ *	set) at level none or without any certificate; handoff requests
+ *	then get status=0. TCP frontend listeners need it on, so that is
+ *	a configuration error for them.
  * DIAGNOSTICS
  *	snap_build(): NULL with a reason; the cfg is freed either way.
  */
@@ -32,14 +37,23 @@
 
 enum snap_level { SNAP_LEVEL_NONE, SNAP_LEVEL_MAY, SNAP_LEVEL_ENCRYPT };
 
+/* Server TLS settings of one listener (or the global ones). */
+struct snap_tls {
+	char		 key[272];	/* listener identity, "" for the global entry */
+	enum snap_level	 level;
+	struct tlss_ctx	*tls;		/* NULL when the server role is off */
+	int		 owns_tls;	/* 0: shares the global context */
+	const char	*off_reason;	/* static text when tls == NULL */
+	int		 loglevel;	/* tlsproxy_tls_loglevel */
+};
+
 struct snap {
 	unsigned int	 magic;		/* SNAP_MAGIC */
 	atomic_int	 refs;
 	struct cfg	*cfg;		/* owned */
-	struct tlss_ctx	*tls;		/* owned; NULL when the server role is off */
-	const char	*off_reason;	/* static text when tls == NULL */
-	enum snap_level	 level;
-	int		 loglevel;	/* tlsproxy_tls_loglevel */
+	struct snap_tls	 global;
+	struct snap_tls	*lst;		/* owned array, one per listener */
+	size_t		 nlst;
 	int		 watchdog_ms;	/* tlsproxy_watchdog_timeout */
 };
 #define SNAP_MAGIC	0x534e4150u
@@ -47,6 +61,8 @@ struct snap {
 struct snap	*snap_build(struct cfg *, char *err, size_t errlen);
 struct snap	*snap_ref(struct snap *);
 void		 snap_unref(struct snap *);
+/* TLS settings for a listener key (global ones if the key is unknown). */
+const struct snap_tls *snap_tls_for(const struct snap *, const char *key);
 
 /* The current snapshot, with a reference the caller drops. */
 struct snap	*snap_current(void);

@@ -257,6 +257,23 @@ tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
 		    name, detail);
 		if (n < buflen && SSL_get_signature_nid(ssl, &nid) == 1 &&
 		    nid != NID_undef)
-			snprintf(buf + n, buflen - n, " server-digest %s", OBJ_nid2sn(nid));
+			n += (size_t)snprintf(buf + n, buflen - n, " server-digest %s",
+			    OBJ_nid2sn(nid));
+		if (n >= buflen)
+			return;
+	}
+	/* A client certificate: its signature, as Postfix logs it. */
+	if ((cert = SSL_get0_peer_certificate(ssl)) != NULL &&
+	    (sigkey = X509_get0_pubkey(cert)) != NULL) {
+		type_nid = NID_undef;
+		SSL_get_peer_signature_type_nid(ssl, &type_nid);
+		tls_key_desc(sigkey, type_nid, name, sizeof(name), detail,
+		    sizeof(detail));
+		n += (size_t)snprintf(buf + n, buflen - n, " client-signature %s%s",
+		    name, detail);
+		nid = NID_undef;
+		if (n < buflen && SSL_get_peer_signature_nid(ssl, &nid) == 1 &&
+		    nid != NID_undef)
+			snprintf(buf + n, buflen - n, " client-digest %s", OBJ_nid2sn(nid));
 	}
 }

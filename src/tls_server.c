@@ -4,8 +4,13 @@
  * DESCRIPTION
  *	See tls_server.h.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <strings.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +21,14 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "sni_map.h"
 #include "sys.h"
 #include "tls_common.h"
 #include "tls_server.h"
 
-static int tlss_label_idx = -1;
+static int tlss_label_idx = -1;	/* SSL ex_data: peer label for logs */
+static int tlss_sni_idx = -1;		/* SSL ex_data: non-NULL when SNI matched */
+static int tlss_ctx_idx = -1;		/* SSL_CTX ex_data: owning struct tlss_ctx */
 static pthread_once_t tlss_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -28,6 +36,94 @@ tlss_once_init(void)
 {
 	tlss_label_idx = SSL_get_ex_new_index(0, "tlsproxy peer label", NULL,
 	    NULL, NULL);
+	tlss_sni_idx = SSL_get_ex_new_index(0, "tlsproxy SNI matched", NULL,
+	    NULL, NULL);
+	tlss_ctx_idx = SSL_CTX_get_ex_new_index(0, "tlsproxy server context",
+	    NULL, NULL, NULL);
+}
+
+/* Postfix's names for the OpenSSL bug workarounds it lets one disable. */
+static const struct {
+	const char *name;
+	uint64_t bits;
+} tlss_workarounds[] = {
+	{ "CRYPTOPRO_TLSEXT_BUG", SSL_OP_CRYPTOPRO_TLSEXT_BUG },
+	{ "DONT_INSERT_EMPTY_FRAGMENTS", SSL_OP_DONT_INSERT_EMPTY_FRAGMENTS },
+	{ "LEGACY_SERVER_CONNECT", SSL_OP_LEGACY_SERVER_CONNECT },
+	{ "MICROSOFT_BIG_SSLV3_BUFFER", 0 },	/* no-ops in OpenSSL 3 */
+	{ "MICROSOFT_SESS_ID_BUG", 0 },
+	{ "MSIE_SSLV2_RSA_PADDING", 0 },
+	{ "NETSCAPE_CHALLENGE_BUG", 0 },
+	{ "NETSCAPE_REUSE_CIPHER_CHANGE_BUG", 0 },
+	{ "SSLEAY_080_CLIENT_DH_BUG", 0 },
+	{ "SSLREF2_REUSE_CERT_TYPE_BUG", 0 },
+	{ "TLS_BLOCK_PADDING_BUG", 0 },
+	{ "TLS_D5_BUG", 0 },
+	{ "TLS_ROLLBACK_BUG", 0 },
+	{ "TLSEXT_PADDING", SSL_OP_TLSEXT_PADDING },
+	{ "SAFARI_ECDHE_ECDSA_BUG", SSL_OP_SAFARI_ECDHE_ECDSA_BUG },
+};
+
+int
+tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
+{
+	char	 buf[1024], *tok, *save, *end;
+	unsigned long long v;
+	size_t	 i;
+
+	*mask = 0;
+	if (strlen(spec) >= sizeof(buf)) {
+		snprintf(err, errlen, "tls_disable_workarounds: value too long");
+		return (-1);
+	}
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, " \t,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,", &save)) {
+		if (strncasecmp(tok, "0x", 2) == 0) {
+			errno = 0;
+			v = strtoull(tok, &end, 16);
+			if (errno != 0 || *end != '\0' || end == tok + 2) {
+				snprintf(err, errlen, "tls_disable_workarounds: bad bit "
+				    "mask \"%s\"", tok);
+				return (-1);
+			}
+			*mask |= (uint64_t)v;
+			continue;
+		}
+		for (i = 0; i < sizeof(tlss_workarounds) / sizeof(tlss_workarounds[0]); i++)
+			if (strcasecmp(tok, tlss_workarounds[i].name) == 0)
+				break;
+		if (i == sizeof(tlss_workarounds) / sizeof(tlss_workarounds[0])) {
+			snprintf(err, errlen, "tls_disable_workarounds: unknown "
+			    "workaround \"%s\" (known: CRYPTOPRO_TLSEXT_BUG, "
+			    "DONT_INSERT_EMPTY_FRAGMENTS, LEGACY_SERVER_CONNECT, "
+			    "TLSEXT_PADDING, ... or a 0x bit mask)", tok);
+			return (-1);
+		}
+		*mask |= tlss_workarounds[i].bits;
+	}
+	*mask &= (uint64_t)SSL_OP_ALL;
+	return (0);
+}
+
+/* tlss_check_key_file - private keys must be readable by us, not by everyone */
+static int
+tlss_check_key_file(const char *path, const char *what, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+		snprintf(err, errlen, "cannot read %s private key file %s: %s", what,
+		    path, strerror(errno));
+		return (-1);
+	}
+	if (st.st_mode & S_IROTH) {
+		snprintf(err, errlen, "%s private key file %s is readable by everyone "
+		    "(mode %04o); refusing to use it: chmod o-r %s", what, path,
+		    (unsigned int)(st.st_mode & 07777), path);
+		return (-1);
+	}
+	return (0);
 }
 
 /* tlss_errstr - first OpenSSL error as text (and clear the queue) */
@@ -58,6 +154,8 @@ tlss_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what
 		    "(certificate \"%s\", key \"%s\")", what, cert, key);
 		return (-1);
 	}
+	if (tlss_check_key_file(key, what, err, errlen) < 0)
+		return (-1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "cannot load %s certificate chain from %s: %s",
 		    what, cert, tlss_errstr(ebuf, sizeof(ebuf)));
@@ -94,6 +192,8 @@ tlss_load_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	char	 ebuf[256];
 	int	 i, j, n, loaded = 0, used_prev;
 
+	if (tlss_check_key_file(path, "chain file", err, errlen) < 0)
+		return (-1);
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
 		snprintf(err, errlen, "cannot open chain file %s: %s", path,
 		    tlss_errstr(ebuf, sizeof(ebuf)));
@@ -178,7 +278,7 @@ tlss_info_cb(const SSL *ssl, int where, int ret)
 		label = "unknown";
 	if (where & SSL_CB_LOOP)
 		log_info("%s: SSL_accept:%s", label, SSL_state_string_long(ssl));
-	else if (where & SSL_CB_ALERT)
+	else if ((where & SSL_CB_ALERT) && (ret & 0xff) != SSL3_AD_CLOSE_NOTIFY)
 		log_info("%s: SSL3 alert %s:%s:%s", label,
 		    (where & SSL_CB_READ) ? "read" : "write",
 		    SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
@@ -187,66 +287,240 @@ tlss_info_cb(const SSL *ssl, int where, int ret)
 		    SSL_state_string_long(ssl));
 }
 
-struct tlss_ctx *
-tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
+/* tlss_hexdump - loglevel >= 3: Postfix-style hex and ASCII lines */
+static void
+tlss_hexdump(const char *label, const unsigned char *p, size_t len)
 {
-	struct tlss_ctx *t;
-	struct tls_protocols prot;
-	char	 ebuf[256], files[2048], *tok, *save;
-	int	 r;
+	char	 line[128];
+	size_t	 row, i, n;
 
-	pthread_once(&tlss_once, tlss_once_init);
-	if (tls_parse_protocols(p->protocols, &prot, err, errlen) < 0)
-		return (NULL);
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if (len > 4096)
+		len = 4096;		/* bounded: this is for debugging */
+	for (row = 0; row < len; row += 16) {
+		n = (size_t)snprintf(line, sizeof(line), "%04zx ", row);
+		for (i = row; i < row + 16; i++)
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			    i < len ? "%02x%c" : "   ", i < len ? p[i] : 0,
+			    i - row == 7 ? '|' : ' ');
+		for (i = row; i < row + 16 && i < len; i++)
+			line[n++] = (p[i] >= 32 && p[i] < 127) ? (char)p[i] : '.';
+		line[n] = '\0';
+		log_info("%s: %s", label, line);
+	}
+}
+
+/* tlss_msg_cb - loglevel 3: handshake messages; 4: every record */
+static void
+tlss_msg_cb(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	const char *label = SSL_get_ex_data(ssl, tlss_label_idx);
+	struct tlss_ctx *t = arg;
+
+	(void)version;
+	if (content_type == SSL3_RT_HEADER && t->loglevel < 4)
+		return;
+	log_info("%s: %s %s record type %d, %zu bytes", label ? label : "unknown",
+	    write_p ? "sent" : "received",
+	    content_type == SSL3_RT_HANDSHAKE ? "handshake" :
+	    content_type == SSL3_RT_ALERT ? "alert" :
+	    content_type == SSL3_RT_HEADER ? "header" : "other", content_type, len);
+	tlss_hexdump(label ? label : "unknown", buf, len);
+}
+
+/* tlss_verify_cb - ask_ccert without req_ccert: note the result, go on */
+static int
+tlss_verify_accept_cb(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return (1);
+}
+
+/* tlss_sni_cb - switch to the SSL_CTX whose chain matches the SNI name */
+static int
+tlss_sni_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct tlss_ctx *t = arg;
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const char *label = SSL_get_ex_data(ssl, tlss_label_idx);
+	const char *val, *v;
+	size_t	 i;
+
+	(void)alert;
+	if (name == NULL || *name == '\0')
+		return (SSL_TLSEXT_ERR_NOACK);
+	if ((val = sni_map_lookup(t->sni, name)) != NULL) {
+		for (i = 0; i < t->nsni && (v = sni_map_value(t->sni, i)) != NULL; i++) {
+			if (v == val || strcmp(v, val) == 0) {
+				if (SSL_set_SSL_CTX(ssl, t->sni_ctx[i]) == NULL)
+					break;
+				SSL_set_ex_data(ssl, tlss_sni_idx, (void *)name);
+				return (SSL_TLSEXT_ERR_OK);
+			}
+		}
+	}
+	log_warnx("TLS SNI %.255s from %s not matched, using default chain", name,
+	    label ? label : "unknown");
+	return (SSL_TLSEXT_ERR_NOACK);
+}
+
+/* tlss_set_groups - the supported names of tls_eecdh_auto_curves, in order */
+static int
+tlss_set_groups(SSL_CTX *ctx, const char *curves, char *err, size_t errlen)
+{
+	char	 buf[1024], list[1024], *tok, *save;
+	size_t	 n = 0;
+	SSL_CTX	*probe;
+
+	if (strlen(curves) >= sizeof(buf)) {
+		snprintf(err, errlen, "tls_eecdh_auto_curves: value too long");
+		return (-1);
+	}
+	if ((probe = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	strcpy(buf, curves);
+	list[0] = '\0';
+	/* As Postfix: skip names this OpenSSL does not implement. */
+	for (tok = strtok_r(buf, " \t,:", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,:", &save)) {
+		if (SSL_CTX_set1_groups_list(probe, tok) != 1) {
+			ERR_clear_error();
+			log_debug("tls_eecdh_auto_curves: skipping unsupported group %s", tok);
+			continue;
+		}
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ":" : "", tok);
+	}
+	SSL_CTX_free(probe);
+	if (n == 0) {
+		snprintf(err, errlen, "tls_eecdh_auto_curves: no supported group in "
+		    "\"%s\"", curves);
+		return (-1);
+	}
+	if (SSL_CTX_set1_groups_list(ctx, list) != 1) {
+		snprintf(err, errlen, "tls_eecdh_auto_curves: cannot use \"%s\"", list);
+		ERR_clear_error();
+		return (-1);
+	}
+	return (0);
+}
+
+/* tlss_set_dh - DH parameters for DHE suites: a PEM file, or OpenSSL's choice */
+static int
+tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
+{
+	EVP_PKEY *dh;
+	BIO	*bio;
+	char	 ebuf[256];
+
+	if (*file == '\0' || strcasecmp(file, "auto") == 0) {
+		SSL_CTX_set_dh_auto(ctx, 1);
+		return (0);
+	}
+	if ((bio = BIO_new_file(file, "r")) == NULL) {
+		snprintf(err, errlen, "cannot open DH parameter file %s: %s", file,
+		    tlss_errstr(ebuf, sizeof(ebuf)));
+		return (-1);
+	}
+	dh = PEM_read_bio_Parameters(bio, NULL);
+	BIO_free(bio);
+	if (dh == NULL || !EVP_PKEY_is_a(dh, "DH")) {
+		EVP_PKEY_free(dh);
+		snprintf(err, errlen, "%s holds no DH parameters in PEM format", file);
+		ERR_clear_error();
+		return (-1);
+	}
+	if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
+		EVP_PKEY_free(dh);
+		snprintf(err, errlen, "cannot use the DH parameters in %s: %s", file,
+		    tlss_errstr(ebuf, sizeof(ebuf)));
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * tlss_build - one SSL_CTX with every setting of p. With chain_only,
+ * the certificates come only from those chain files (an SNI context);
+ * otherwise from the cert/key pairs and chain_files of p.
+ */
+static SSL_CTX *
+tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_only,
+    int *ncerts, char *err, size_t errlen)
+{
+	struct tls_protocols prot;
+	STACK_OF(X509_NAME) *cas;
+	SSL_CTX	*ctx;
+	uint64_t mask;
+	char	 ebuf[256], files[2048], *tok, *save;
+	int	 r, mode;
+
+	*ncerts = 0;
+	if (tls_parse_protocols(p->protocols, &prot, err, errlen) < 0 ||
+	    tlss_workaround_mask(p->disable_workarounds, &mask, err, errlen) < 0)
+		return (NULL);
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		snprintf(err, errlen, "SSL_CTX_new: %s", tlss_errstr(ebuf, sizeof(ebuf)));
 		return (NULL);
 	}
-	t->magic = TLSS_CTX_MAGIC;
-	t->loglevel = p->loglevel;
-	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", tlss_errstr(ebuf, sizeof(ebuf)));
-		goto fail;
-	}
-	SSL_CTX_set_min_proto_version(t->ctx, prot.min_version);
-	SSL_CTX_set_max_proto_version(t->ctx, prot.max_version);
+	SSL_CTX_set_ex_data(ctx, tlss_ctx_idx, t);
+	SSL_CTX_set_min_proto_version(ctx, prot.min_version);
+	SSL_CTX_set_max_proto_version(ctx, prot.max_version);
 	/*
-	 * No renegotiation (a DoS vector, and Postfix refuses it too);
-	 * partial writes so the relay can use bounded buffers.
+	 * Postfix: all bug workarounds but the disabled ones. Never
+	 * renegotiation (a DoS vector); a peer's EOF without close_notify
+	 * is an ordinary end of session, not an error.
 	 */
-	SSL_CTX_set_options(t->ctx, prot.options | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF |
-	    SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	SSL_CTX_clear_options(ctx, SSL_OP_ALL);
+	SSL_CTX_set_options(ctx, prot.options | ((uint64_t)SSL_OP_ALL & ~mask) |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
+	    SSL_OP_NO_COMPRESSION | (p->preempt ? SSL_OP_CIPHER_SERVER_PREFERENCE : 0));
+	/* Partial writes so the relay can use bounded buffers. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_cipher_list(t->ctx, p->cipherlist) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, p->cipherlist) != 1) {
 		snprintf(err, errlen, "invalid cipher list \"%s\": %s", p->cipherlist,
 		    tlss_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
-	SSL_CTX_set_session_id_context(t->ctx, (const unsigned char *)"tlsproxy", 8);
-	if ((r = tlss_load_pair(t->ctx, p->cert_file, p->key_file, "RSA", err, errlen)) < 0)
+	if (tlss_set_groups(ctx, p->curves, err, errlen) < 0 ||
+	    tlss_set_dh(ctx, p->dh_param_file, err, errlen) < 0)
 		goto fail;
-	t->ncerts += r;
-	if ((r = tlss_load_pair(t->ctx, p->eccert_file, p->eckey_file, "ECDSA", err, errlen)) < 0)
-		goto fail;
-	t->ncerts += r;
-	if ((r = tlss_load_pair(t->ctx, p->dcert_file, p->dkey_file, "DSA", err, errlen)) < 0)
-		goto fail;
-	t->ncerts += r;
-	if (strlen(p->chain_files) >= sizeof(files)) {
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tlsproxy", 8);
+	/* Without session ids a TLS 1.2 ServerHello carries an empty one. */
+	SSL_CTX_set_session_cache_mode(ctx, p->issue_session_ids ?
+	    SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+
+	if (chain_only == NULL) {
+		if ((r = tlss_load_pair(ctx, p->cert_file, p->key_file, "RSA", err,
+		    errlen)) < 0)
+			goto fail;
+		*ncerts += r;
+		if ((r = tlss_load_pair(ctx, p->eccert_file, p->eckey_file, "ECDSA",
+		    err, errlen)) < 0)
+			goto fail;
+		*ncerts += r;
+		if ((r = tlss_load_pair(ctx, p->dcert_file, p->dkey_file, "DSA", err,
+		    errlen)) < 0)
+			goto fail;
+		*ncerts += r;
+	}
+	if (strlen(chain_only ? chain_only : p->chain_files) >= sizeof(files)) {
 		snprintf(err, errlen, "chain file list too long");
 		goto fail;
 	}
-	strcpy(files, p->chain_files);
+	strcpy(files, chain_only ? chain_only : p->chain_files);
 	for (tok = strtok_r(files, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
-		if ((r = tlss_load_chain_file(t->ctx, tok, err, errlen)) < 0)
+		if ((r = tlss_load_chain_file(ctx, tok, err, errlen)) < 0)
 			goto fail;
-		t->ncerts += r;
+		*ncerts += r;
 	}
+
 	if (*p->CAfile != '\0' || *p->CApath != '\0') {
-		if (SSL_CTX_load_verify_locations(t->ctx,
+		if (SSL_CTX_load_verify_locations(ctx,
 		    *p->CAfile ? p->CAfile : NULL, *p->CApath ? p->CApath : NULL) != 1) {
 			snprintf(err, errlen, "cannot load CA certificates from %s%s%s: %s",
 			    p->CAfile, *p->CAfile && *p->CApath ? " and " : "", p->CApath,
@@ -254,8 +528,87 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	if (p->append_default_CA && SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		snprintf(err, errlen, "cannot load the system's default CA "
+		    "certificates: %s", tlss_errstr(ebuf, sizeof(ebuf)));
+		goto fail;
+	}
+	if (p->ask_ccert || p->req_ccert) {
+		mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
+		if (p->req_ccert)
+			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+		SSL_CTX_set_verify(ctx, mode, p->req_ccert ? NULL : tlss_verify_accept_cb);
+		/* OpenSSL counts the leaf; Postfix's depth does not. */
+		SSL_CTX_set_verify_depth(ctx, p->verifydepth + 1);
+		/* Tell clients which CAs we trust, so they pick the right cert. */
+		if (*p->CAfile != '\0' &&
+		    (cas = SSL_load_client_CA_file(p->CAfile)) != NULL)
+			SSL_CTX_set_client_CA_list(ctx, cas);
+		ERR_clear_error();
+	}
 	if (p->loglevel >= 2)
-		SSL_CTX_set_info_callback(t->ctx, tlss_info_cb);
+		SSL_CTX_set_info_callback(ctx, tlss_info_cb);
+	if (p->loglevel >= 3) {
+		SSL_CTX_set_msg_callback(ctx, tlss_msg_cb);
+		SSL_CTX_set_msg_callback_arg(ctx, t);
+	}
+	return (ctx);
+fail:
+	SSL_CTX_free(ctx);
+	return (NULL);
+}
+
+struct tlss_ctx *
+tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
+{
+	struct tlss_ctx *t;
+	const char *v;
+	char	 serr[512];
+	int	 n;
+	size_t	 i;
+
+	pthread_once(&tlss_once, tlss_once_init);
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (NULL);
+	}
+	t->magic = TLSS_CTX_MAGIC;
+	t->loglevel = p->loglevel;
+	t->ask_ccert = p->ask_ccert || p->req_ccert;
+	t->legacy_pkey_fprint = p->legacy_pkey_fprint;
+	snprintf(t->mdalg, sizeof(t->mdalg), "%s", *p->mdalg ? p->mdalg : "sha256");
+	if (EVP_get_digestbyname(t->mdalg) == NULL) {
+		snprintf(err, errlen, "unknown fingerprint digest \"%s\"", t->mdalg);
+		goto fail;
+	}
+	if ((t->ctx = tlss_build(t, p, NULL, &t->ncerts, err, errlen)) == NULL)
+		goto fail;
+	if (*p->dcert_file != '\0')
+		log_warnx("DSA certificate %s: TLS 1.3 cannot use DSA keys; only "
+		    "TLS 1.2 or older clients can get it", p->dcert_file);
+	if (*p->sni_maps != '\0') {
+		if ((t->sni = sni_map_parse(p->sni_maps, serr, sizeof(serr))) == NULL) {
+			snprintf(err, errlen, "tls_server_sni_maps: %s", serr);
+			goto fail;
+		}
+		while (sni_map_value(t->sni, t->nsni) != NULL)
+			t->nsni++;
+		if (t->nsni > 0 &&
+		    (t->sni_ctx = calloc(t->nsni, sizeof(SSL_CTX *))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (i = 0; i < t->nsni; i++) {
+			v = sni_map_value(t->sni, i);
+			if ((t->sni_ctx[i] = tlss_build(t, p, v, &n, serr,
+			    sizeof(serr))) == NULL) {
+				snprintf(err, errlen, "tls_server_sni_maps: %s", serr);
+				goto fail;
+			}
+		}
+		SSL_CTX_set_tlsext_servername_callback(t->ctx, tlss_sni_cb);
+		SSL_CTX_set_tlsext_servername_arg(t->ctx, t);
+	}
 	return (t);
 fail:
 	tlss_ctx_free(t);
@@ -265,13 +618,89 @@ fail:
 void
 tlss_ctx_free(struct tlss_ctx *t)
 {
+	size_t	 i;
+
 	if (t == NULL)
 		return;
 	if (t->magic != TLSS_CTX_MAGIC)
 		log_panic("%s: bad magic", __func__);
 	SSL_CTX_free(t->ctx);
+	for (i = 0; i < t->nsni && t->sni_ctx != NULL; i++)
+		SSL_CTX_free(t->sni_ctx[i]);
+	free(t->sni_ctx);
+	sni_map_free(t->sni);
 	t->magic = 0;
 	free(t);
+}
+
+/* tlss_fprint - "AB:CD:..." digest of DER bytes */
+static void
+tlss_fprint(const char *mdalg, const unsigned char *der, size_t len, char *out,
+    size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	size_t	 n = 0;
+
+	out[0] = '\0';
+	if (EVP_Digest(der, len, md, &mdlen, EVP_get_digestbyname(mdalg), NULL) != 1)
+		return;
+	for (i = 0; i < mdlen && n + 4 < outlen; i++)
+		n += (size_t)snprintf(out + n, outlen - n, "%s%02X", i ? ":" : "", md[i]);
+}
+
+/* tlss_cn - the subject or issuer CN, printable */
+static void
+tlss_cn(X509_NAME *name, char *out, size_t outlen)
+{
+	char	 raw[256];
+
+	out[0] = '\0';
+	if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, raw,
+	    sizeof(raw)) < 0)
+		return;
+	sys_printable(out, outlen, raw);
+}
+
+void
+tlss_log_established(struct tlss_ctx *t, SSL *ssl, const char *peer)
+{
+	X509	*cert;
+	const char *trust = "Anonymous", *sni;
+	char	 summary[768], cn[256], issuer[256], fp[200], pfp[200];
+	unsigned char *der = NULL;
+	const ASN1_BIT_STRING *bits;
+	int	 len;
+
+	if (t->loglevel < 1)
+		return;
+	if ((cert = SSL_get1_peer_certificate(ssl)) != NULL) {
+		trust = SSL_get_verify_result(ssl) == X509_V_OK ? "Trusted" : "Untrusted";
+		tlss_cn(X509_get_subject_name(cert), cn, sizeof(cn));
+		tlss_cn(X509_get_issuer_name(cert), issuer, sizeof(issuer));
+		fp[0] = pfp[0] = '\0';
+		if ((len = i2d_X509(cert, &der)) > 0)
+			tlss_fprint(t->mdalg, der, (size_t)len, fp, sizeof(fp));
+		OPENSSL_free(der);
+		der = NULL;
+		if (t->legacy_pkey_fprint) {
+			/* Postfix 2.9.0-2.9.5 digested the key bits only. */
+			bits = X509_get0_pubkey_bitstr(cert);
+			if (bits != NULL)
+				tlss_fprint(t->mdalg, bits->data, (size_t)bits->length,
+				    pfp, sizeof(pfp));
+		} else if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)) > 0) {
+			tlss_fprint(t->mdalg, der, (size_t)len, pfp, sizeof(pfp));
+		}
+		OPENSSL_free(der);
+		log_info("%s: subject_CN=%s, issuer=%s, fingerprint=%s, "
+		    "pkey_fingerprint=%s", peer, cn, issuer, fp, pfp);
+		X509_free(cert);
+	}
+	sni = SSL_get_ex_data(ssl, tlss_sni_idx);
+	tls_summary(ssl, 1, summary, sizeof(summary));
+	log_info("%s TLS connection established from %s%s%.255s: %s", trust, peer,
+	    sni ? " to " : "", sni ? sni : "", summary);
 }
 
 SSL *

@@ -12,6 +12,15 @@
  *	chain_files holds one or more PEM files, each with one or more
  *	key + certificate chain groups.
  *
+ *	Optional settings follow Postfix's server: client certificates
+ *	(ask_ccert; req_ccert fails the handshake without a trusted one),
+ *	the key-exchange groups (tls_eecdh_auto_curves, names OpenSSL does
+ *	not know are skipped), DH parameters for DHE suites, server cipher
+ *	preference, disabled bug workarounds, session ids, and SNI: with
+ *	tls_server_sni_maps, each distinct set of chain files gets its own
+ *	SSL_CTX, chosen per connection from the client's SNI name; names
+ *	not in the maps keep the default certificates.
+ *
  *	tlss_handshake() runs SSL_accept on a non-blocking socket until it
  *	completes, fails, or the deadline passes. While it waits it also
  *	watches watch_fd (the local handoff client, or -1) for hang-up, so
@@ -29,6 +38,8 @@
 #include <stdatomic.h>
 #include <openssl/ssl.h>
 
+struct sni_map;
+
 struct tlss_props {
 	const char	*cert_file;	/* RSA */
 	const char	*key_file;
@@ -39,8 +50,20 @@ struct tlss_props {
 	const char	*chain_files;	/* comma/space separated PEM files */
 	const char	*CAfile;
 	const char	*CApath;
+	int		 append_default_CA;
 	const char	*protocols;	/* Postfix syntax, already chosen by level */
 	const char	*cipherlist;	/* OpenSSL string, already chosen by level */
+	const char	*curves;	/* tls_eecdh_auto_curves */
+	const char	*dh_param_file;	/* tlsproxy_tls_dh1024_param_file; "" or "auto" */
+	int		 ask_ccert;	/* request a client certificate */
+	int		 req_ccert;	/* require a trusted one (fail the handshake) */
+	int		 verifydepth;	/* client certificate chain depth */
+	const char	*mdalg;		/* fingerprint digest */
+	int		 legacy_pkey_fprint;	/* tls_legacy_public_key_fingerprints */
+	int		 preempt;	/* server cipher order */
+	const char	*disable_workarounds;	/* names or 0x mask */
+	int		 issue_session_ids;	/* always_issue_session_ids */
+	const char	*sni_maps;	/* tls_server_sni_maps */
 	int		 loglevel;	/* 0..4 */
 };
 
@@ -49,6 +72,12 @@ struct tlss_ctx {
 	SSL_CTX		*ctx;		/* owned */
 	int		 loglevel;
 	int		 ncerts;	/* server certificates loaded */
+	int		 ask_ccert;
+	char		 mdalg[32];
+	int		 legacy_pkey_fprint;
+	struct sni_map	*sni;		/* owned, or NULL */
+	SSL_CTX		**sni_ctx;	/* owned: one per distinct sni_map value */
+	size_t		 nsni;
 };
 #define TLSS_CTX_MAGIC	0x544c5343u
 
@@ -68,5 +97,16 @@ SSL		*tlss_ssl_new(struct tlss_ctx *, int fd, const char *label);
 /* busy: optional watchdog stamp, set to now while inside OpenSSL, 0 while waiting. */
 enum tlss_result tlss_handshake(SSL *, int fd, int watch_fd, int64_t deadline,
 		    _Atomic int64_t *busy);
+
+/*
+ * After a completed handshake, log as Postfix's server does (loglevel
+ * >= 1): the client certificate line when there is one, then
+ * "<Trust> TLS connection established from <peer>[ to <sni>]: <summary>".
+ */
+void		 tlss_log_established(struct tlss_ctx *, SSL *, const char *peer);
+
+/* Workaround bits to clear for a tls_disable_workarounds value; -1 if bad. */
+int		 tlss_workaround_mask(const char *spec, uint64_t *mask,
+		    char *err, size_t errlen);
 
 #endif

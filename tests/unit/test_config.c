@@ -1043,6 +1043,336 @@ test_listeners_bad(void)
 }
 
 /*
+ * Per-listener settings.
+ */
+
+/* Two TCP listeners; the second sets what extra says. */
+#define LST_TWO(global, extra)						\
+	global								\
+	"tlsproxy_listeners = (\n"					\
+	"  { listen = \"*:465\"; backend = \"127.0.0.1:25\"; },\n"	\
+	"  { listen = \"*:466\"; backend = \"127.0.0.1:25\";\n"		\
+	"    " extra " }\n"						\
+	");\n"
+
+static void
+test_listener_override(void)
+{
+	const struct cfg *l0, *l1;
+	struct cfg *c;
+
+	c = load_ok(LST_TWO("tlsproxy_tls_protocols = \">=TLSv1.1\";\n"
+	    "tls_preempt_cipherlist = true;\n",
+	    "tlsproxy_tls_protocols = \">=TLSv1.2\";"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	CU_ASSERT_EQUAL_FATAL(cfg_listener_count(c), 2);
+
+	/* The global value and the other listener are unchanged. */
+	EXPECT_STR(cfg_str(c, "tlsproxy_tls_protocols"), ">=TLSv1.1");
+	l0 = cfg_listener_cfg(c, 0);
+	CU_ASSERT_PTR_EQUAL(l0, c);
+	EXPECT_INT((long)cfg_listener_noverrides(c, 0), 0);
+	EXPECT_STR(cfg_str(l0, "tlsproxy_tls_protocols"), ">=TLSv1.1");
+
+	l1 = cfg_listener_cfg(c, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l1);
+	CU_ASSERT_PTR_NOT_EQUAL(l1, c);
+	EXPECT_INT((long)cfg_listener_noverrides(c, 1), 1);
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_protocols"), ">=TLSv1.2");
+	/* Everything else is the global configuration. */
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_mandatory_protocols"), ">=TLSv1");
+	CU_ASSERT_EQUAL(cfg_bool(l1, "tls_preempt_cipherlist"), 1);
+	EXPECT_INT(cfg_int(l1, "tlsproxy_worker_threads"), 256);
+	EXPECT_STR(cfg_path(l1), tpath);
+	CU_ASSERT_EQUAL(cfg_is_set(l1, "tlsproxy_tls_protocols"), 1);
+	CU_ASSERT_EQUAL(cfg_is_set(l1, "tls_preempt_cipherlist"), 1);
+	CU_ASSERT_EQUAL(cfg_is_set(l1, "tlsproxy_tls_ciphers"), 0);
+	/* A listener's configuration has no listeners of its own. */
+	EXPECT_INT((long)cfg_listener_count(l1), 0);
+	CU_ASSERT_PTR_NULL(cfg_listener_cfg(l1, 0));
+	CU_ASSERT_PTR_NULL(cfg_listener_cfg(c, 2));
+	EXPECT_INT((long)cfg_listener_noverrides(c, 2), 0);
+	/* The listener options are still where they were. */
+	EXPECT_STR(cfg_listener_get(c, 1)->listen, "*:466");
+	EXPECT_INT(cfg_listener_get(c, 1)->line, 5);
+	cfg_free(c);
+
+	/* Types are converted as for global settings. */
+	c = load_ok(LST_TWO("",
+	    "tlsproxy_tls_ask_ccert = true; tls_daemon_random_bytes = \"64\";\n"
+	    "    tlsproxy_tls_ciphers = \"HIGH\"; "
+	    "tlsproxy_tls_chain_files = [ \"/a.pem\", \"/b.pem\" ];"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	l1 = cfg_listener_cfg(c, 1);
+	EXPECT_INT((long)cfg_listener_noverrides(c, 1), 4);
+	CU_ASSERT_EQUAL(cfg_bool(l1, "tlsproxy_tls_ask_ccert"), 1);
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_ask_ccert"), "yes");
+	EXPECT_INT(cfg_int(l1, "tls_daemon_random_bytes"), 64);
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_ciphers"), "high");
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_chain_files"), "/a.pem, /b.pem");
+	CU_ASSERT_EQUAL(cfg_bool(c, "tlsproxy_tls_ask_ccert"), 0);
+	EXPECT_INT(cfg_int(c, "tls_daemon_random_bytes"), 32);
+	cfg_free(c);
+
+	/* A rejected entry loses its listener and its settings together. */
+	expect_errs("tlsproxy_listeners = (\n"
+	    "  { listen = \"*:465\"; tlsproxy_tls_protocols = \">=TLSv1.3\"; }\n"
+	    ");\n",
+	    "2: tlsproxy_listeners entry 1: \"listen\" needs a \"backend\"\n");
+}
+
+static void
+test_listener_indirection(void)
+{
+	const struct cfg *l1;
+	struct cfg *c;
+
+	/* The entry's smtpd_* value flows into its tlsproxy_tls_* ones. */
+	c = load_ok(LST_TWO("smtpd_tls_cert_file = \"/etc/g/cert.pem\";\n"
+	    "config_directory = \"/etc/tp\";\n",
+	    "smtpd_tls_cert_file = \"$config_directory/l.pem\";\n"
+	    "    smtpd_tls_security_level = \"encrypt\";"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	l1 = cfg_listener_cfg(c, 1);
+	EXPECT_STR(cfg_str(l1, "smtpd_tls_cert_file"), "/etc/tp/l.pem");
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_cert_file"), "/etc/tp/l.pem");
+	/* ... -> smtpd_tls_key_file -> smtpd_tls_cert_file */
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_key_file"), "/etc/tp/l.pem");
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_security_level"), "encrypt");
+	CU_ASSERT_EQUAL(cfg_is_set(l1, "tlsproxy_tls_cert_file"), 0);
+	EXPECT_STR(cfg_str(c, "tlsproxy_tls_cert_file"), "/etc/g/cert.pem");
+	EXPECT_STR(cfg_str(c, "tlsproxy_tls_key_file"), "/etc/g/cert.pem");
+	EXPECT_STR(cfg_str(c, "tlsproxy_tls_security_level"), "");
+	EXPECT_STR(cfg_str(cfg_listener_cfg(c, 0), "tlsproxy_tls_cert_file"),
+	    "/etc/g/cert.pem");
+	cfg_free(c);
+
+	/*
+	 * Layers, not values: a tlsproxy_tls_* set globally stays set, so
+	 * the entry's smtpd_* counterpart does not reach it; a global
+	 * reference to a parameter the entry sets sees the entry's value.
+	 */
+	c = load_ok(LST_TWO("tlsproxy_tls_cert_file = \"/g.pem\";\n"
+	    "tlsproxy_tls_CAfile = \"${smtpd_tls_CApath}/ca.pem\";\n",
+	    "smtpd_tls_cert_file = \"/l.pem\"; smtpd_tls_CApath = \"/l\";"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	l1 = cfg_listener_cfg(c, 1);
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_cert_file"), "/g.pem");
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_key_file"), "/l.pem");
+	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_CAfile"), "/l/ca.pem");
+	EXPECT_STR(cfg_str(c, "tlsproxy_tls_CAfile"), "/ca.pem");
+	cfg_free(c);
+}
+
+static void
+test_listener_errors(void)
+{
+	/* A bad value names the entry and the line of the setting. */
+	expect_errs("tlsproxy_listeners = (\n"
+	    "  { handoff = \"/run/a.sock\"; },\n"
+	    "  { listen = \"*:465\"; backend = \"127.0.0.1:25\";\n"
+	    "    tlsproxy_tls_ciphers = \"bogus\"; }\n"
+	    ");\n",
+	    "4: tlsproxy_listeners entry 2: parameter \"tlsproxy_tls_ciphers\": "
+	    "bad value \"bogus\" (allowed: export, low, medium, high, null)\n");
+	/* Through a reference: the line of what the entry set. */
+	expect_errs(LST_TWO("",
+	    "smtpd_tls_ccert_verifydepth = 200;"),
+	    "4: tlsproxy_listeners entry 2: parameter "
+	    "\"smtpd_tls_ccert_verifydepth\": 200 is out of range "
+	    "(allowed: 0..100)\n");
+	expect_errs(LST_TWO("",
+	    "tlsproxy_tls_CAfile = \"$smtpd_tls_CAfile\";\n"
+	    "    smtpd_tls_CAfile = \"$tlsproxy_tls_CAfile\";"),
+	    "4: tlsproxy_listeners entry 2: parameter \"tlsproxy_tls_CAfile\": "
+	    "reference loop: tlsproxy_tls_CAfile -> smtpd_tls_CAfile -> "
+	    "tlsproxy_tls_CAfile\n");
+	expect_errs(LST_TWO("",
+	    "tls_preempt_cipherlist = \"sometimes\";\n"
+	    "    tlsproxy_tls_loglevel = [ 1 ];\n"
+	    "    tlsproxy_tls_cert_file = \"${smtpd_tls_cert_file\";"),
+	    "4: tlsproxy_listeners entry 2: parameter \"tls_preempt_cipherlist\": "
+	    "bad value \"sometimes\" (allowed: yes, no)\n"
+	    "5: tlsproxy_listeners entry 2: parameter \"tlsproxy_tls_loglevel\": "
+	    "a list is not allowed here (give a single value)\n"
+	    "6: tlsproxy_listeners entry 2: parameter \"tlsproxy_tls_cert_file\": "
+	    "bad expansion in \"${smtpd_tls_cert_file\": missing \"}\"\n");
+
+	/* A global mistake is reported once, not again for each listener. */
+	expect_errs(LST_TWO("smtpd_tls_ciphers = \"bogus\";\n",
+	    "tlsproxy_tls_protocols = \">=TLSv1.2\";"),
+	    "1: parameter \"smtpd_tls_ciphers\": bad value \"bogus\" (allowed: "
+	    "export, low, medium, high, null)\n");
+	/* ... but one that only the entry's value causes is. */
+	expect_errs(LST_TWO("smtpd_tls_security_level = "
+	    "\"${smtpd_tls_CApath?{bogus}:{may}}\";\n",
+	    "smtpd_tls_CApath = \"/l\";"),
+	    "1: tlsproxy_listeners entry 2: parameter "
+	    "\"smtpd_tls_security_level\": bad value \"bogus\" (allowed: \"\", "
+	    "none, may, encrypt)\n");
+
+	/* Settings of a rejected entry are checked too. */
+	expect_errs("tlsproxy_listeners = (\n"
+	    "  { listen = \"*:465\";\n"
+	    "    tlsproxy_tls_loglevel = 9; }\n"
+	    ");\n",
+	    "2: tlsproxy_listeners entry 1: \"listen\" needs a \"backend\"\n"
+	    "3: tlsproxy_listeners entry 1: parameter \"tlsproxy_tls_loglevel\": "
+	    "bad value \"9\" (allowed: 0, 1, 2, 3, 4)\n");
+}
+
+static void
+test_listener_forbidden(void)
+{
+	expect_errs(LST_TWO("",
+	    "tlsproxy_worker_threads = 4;\n"
+	    "    syslog_name = \"smtps\";\n"
+	    "    tlsproxy_client_CAfile = \"/ca.pem\"; smtp_tls_CAfile = \"/x\";\n"
+	    "    process_id = 1; tlsmgr_service_name = \"t\";\n"
+	    "    tlsproxy_listeners = ();"),
+	    "4: tlsproxy_listeners entry 2: parameter \"tlsproxy_worker_threads\" "
+	    "cannot be set per listener\n"
+	    "5: tlsproxy_listeners entry 2: parameter \"syslog_name\" cannot be "
+	    "set per listener\n"
+	    "6: tlsproxy_listeners entry 2: parameter \"tlsproxy_client_CAfile\" "
+	    "cannot be set per listener\n"
+	    "6: tlsproxy_listeners entry 2: parameter \"smtp_tls_CAfile\" cannot "
+	    "be set per listener\n"
+	    "7: tlsproxy_listeners entry 2: parameter \"process_id\" cannot be "
+	    "set per listener\n"
+	    "7: tlsproxy_listeners entry 2: parameter \"tlsmgr_service_name\" "
+	    "cannot be set per listener\n"
+	    "8: tlsproxy_listeners entry 2: parameter \"tlsproxy_listeners\" "
+	    "cannot be set per listener\n");
+}
+
+/* per_listener - should name be allowed in a listener entry? */
+static int
+per_listener(const char *name)
+{
+	return (strncmp(name, "tls_", 4) == 0 ||
+	    strncmp(name, "tlsproxy_tls_", 13) == 0 ||
+	    strncmp(name, "smtpd_", 6) == 0 ||
+	    strcmp(name, "tlsproxy_use_tls") == 0 ||
+	    strcmp(name, "tlsproxy_enforce_tls") == 0);
+}
+
+static void
+test_listener_every_name(void)
+{
+	char	 text[1024], want[512], *errs;
+	struct cfg *c;
+	size_t	 i;
+	long	 nallowed = 0;
+
+	/* Each parameter, set in an entry to its own default. */
+	for (i = 0; i < cfg_param_count(); i++) {
+		snprintf(text, sizeof(text), "tlsproxy_listeners = (\n"
+		    "  { handoff = \"/run/a.sock\"; %s = \"%s\"; }\n);\n",
+		    cfg_param_name(i), cfg_param_default(i));
+		c = load(text, &errs);
+		if (per_listener(cfg_param_name(i))) {
+			nallowed++;
+			EXPECT_STR(errs, "");
+			CU_ASSERT_PTR_NOT_NULL(c);
+			if (c != NULL)
+				EXPECT_INT((long)cfg_listener_noverrides(c, 0),
+				    1);
+		} else {
+			snprintf(want, sizeof(want), "2: tlsproxy_listeners "
+			    "entry 1: parameter \"%s\" cannot be set per "
+			    "listener\n", cfg_param_name(i));
+			EXPECT_STR(errs, want);
+			CU_ASSERT_PTR_NULL(c);
+		}
+		cfg_free(c);
+		free(errs);
+	}
+	/* 22 tls_*, 25 tlsproxy_tls_*, 2 obsolete, 27 smtpd_*. */
+	EXPECT_INT(nallowed, 74);
+}
+
+static void
+test_listener_unknown(void)
+{
+	lst_err("{ handoff = \"/a\"; tlsproxy_tls_protocl = \">=TLSv1.2\"; }",
+	    "unknown key \"tlsproxy_tls_protocl\"; did you mean "
+	    "\"tlsproxy_tls_protocols\"?");
+	lst_err("{ handoff = \"/a\"; smtpd_tls_cert_fiel = \"/x\"; }",
+	    "unknown key \"smtpd_tls_cert_fiel\"; did you mean "
+	    "\"smtpd_tls_cert_file\"?");
+	lst_err("{ handoff = \"/a\"; TLS_PREEMPT_CIPHERLIST = true; }",
+	    "unknown key \"TLS_PREEMPT_CIPHERLIST\"; did you mean "
+	    "\"tls_preempt_cipherlist\"?");
+	lst_err("{ handoff = \"/a\"; handshake_timout = 5; }",
+	    "unknown key \"handshake_timout\"; did you mean "
+	    "\"handshake_timeout\"?");
+	lst_err("{ handoff = \"/a\"; multi_instance_name = \"x\"; }",
+	    "unknown key \"multi_instance_name\"");
+}
+
+static void
+test_listener_print(void)
+{
+	struct cfg *c;
+	char	*out;
+
+	c = load_ok("config_directory = \"/etc/tp\";\n"
+	    "tlsproxy_tls_protocols = \">=TLSv1.1\";\n"
+	    "tlsproxy_listeners = (\n"
+	    "  { handoff = \"/run/t.sock\"; tls_preempt_cipherlist = true; },\n"
+	    "  { listen = \"*:465\"; backend = \"127.0.0.1:25\";\n"
+	    "    tlsproxy_tls_protocols = \">=TLSv1.2\";\n"
+	    "    smtpd_tls_security_level = \"ENCRYPT\";\n"
+	    "    tlsproxy_tls_eccert_file = \"$config_directory/ec.pem\"; },\n"
+	    "  { listen = \"*:587\"; backend = \"127.0.0.1:25\"; }\n"
+	    ");\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	out = print_n(c);
+	/* Expanded and canonical values, in table order. */
+	EXPECT_STR(out,
+	    "tlsproxy_tls_protocols = >=TLSv1.1\n"
+	    "config_directory = /etc/tp\n"
+	    "tlsproxy_listeners = (\n"
+	    "    { handoff = \"/run/t.sock\"; mode = \"0666\"; "
+	    "tls_preempt_cipherlist = \"yes\"; },\n"
+	    "    { listen = \"*:465\"; backend = \"127.0.0.1:25\"; "
+	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
+	    "connect_timeout = \"10s\"; "
+	    "tlsproxy_tls_eccert_file = \"/etc/tp/ec.pem\"; "
+	    "tlsproxy_tls_protocols = \">=TLSv1.2\"; "
+	    "smtpd_tls_security_level = \"encrypt\"; },\n"
+	    "    { listen = \"*:587\"; backend = \"127.0.0.1:25\"; "
+	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
+	    "connect_timeout = \"10s\"; }\n"
+	    ")\n");
+	free(out);
+	/* The list's value shows the same. */
+	CU_ASSERT(strstr(cfg_str(c, "tlsproxy_listeners"),
+	    "connect_timeout = \"10s\"; tlsproxy_tls_eccert_file = "
+	    "\"/etc/tp/ec.pem\"; tlsproxy_tls_protocols = \">=TLSv1.2\"; "
+	    "smtpd_tls_security_level = \"encrypt\"; }, { listen = \"*:587\"")
+	    != NULL);
+	cfg_free(c);
+
+	/* The printed list loads back to the same listeners. */
+	c = load_ok("tlsproxy_listeners = (\n"
+	    "    { listen = \"*:465\"; backend = \"127.0.0.1:25\"; "
+	    "tlsproxy_tls_protocols = \">=TLSv1.2\"; }\n"
+	    ");\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	out = print_n(c);
+	EXPECT_STR(out, "tlsproxy_listeners = (\n"
+	    "    { listen = \"*:465\"; backend = \"127.0.0.1:25\"; "
+	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
+	    "connect_timeout = \"10s\"; tlsproxy_tls_protocols = "
+	    "\">=TLSv1.2\"; }\n"
+	    ")\n");
+	free(out);
+	cfg_free(c);
+}
+
+/*
  * Dumps.
  */
 
@@ -1368,6 +1698,55 @@ uncomment(const char *text, const char *const *skip)
 	return (out);
 }
 
+/* word_in - does name occur in [start, end) as a whole word? */
+static int
+word_in(const char *start, const char *end, const char *name)
+{
+	const char *p;
+	size_t	 n = strlen(name);
+
+	for (p = start; (p = strstr(p, name)) != NULL && p + n <= end; p++)
+		if ((p == start || (!isalnum((unsigned char)p[-1]) &&
+		    p[-1] != '_')) && !isalnum((unsigned char)p[n]) &&
+		    p[n] != '_')
+			return (1);
+	return (0);
+}
+
+/*
+ * man_per_listener - the "Per-listener settings" section names each
+ * tls_* parameter that may be set in an entry, and no other tls*
+ */
+static int
+man_per_listener(const char *text)
+{
+	const char *sect, *end, *name;
+	size_t	 i;
+	int	 diff = 0, want;
+
+	sect = strstr(text, "\n.SS Per\\-listener settings\n");
+	if (sect == NULL) {
+		fprintf(stderr, "\n  no \"Per-listener settings\" section");
+		return (1);
+	}
+	if ((end = strstr(sect + 1, "\n.S")) == NULL)
+		end = sect + strlen(sect);
+	for (i = 0; i < cfg_param_count(); i++) {
+		name = cfg_param_name(i);
+		if (strncmp(name, "tls", 3) != 0 ||
+		    strncmp(name, "tlsproxy_", 9) == 0)
+			continue;
+		want = per_listener(name);
+		if (word_in(sect, end, name) != want) {
+			fprintf(stderr, "\n  %s %s in the per-listener list of "
+			    "man/tlsproxy.conf.5", name, want ? "missing" :
+			    "wrongly");
+			diff++;
+		}
+	}
+	return (diff);
+}
+
 static void
 test_consistency(void)
 {
@@ -1394,6 +1773,7 @@ test_consistency(void)
 		fprintf(stderr, "\n  cannot read %s (set TOP_SRCDIR)", path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
 	man_names(text, &man);
+	CU_ASSERT_EQUAL(man_per_listener(text), 0);
 	free(text);
 	diff = compare(&tab, "the table", &man, "man/tlsproxy.conf.5");
 	CU_ASSERT_EQUAL(diff, 0);
@@ -1472,6 +1852,13 @@ main(void)
 		{ "two configurations", test_two_configs },
 		{ "listeners", test_listeners_good },
 		{ "listener errors", test_listeners_bad },
+		{ "per-listener settings", test_listener_override },
+		{ "per-listener $name indirection", test_listener_indirection },
+		{ "per-listener errors", test_listener_errors },
+		{ "per-listener forbidden names", test_listener_forbidden },
+		{ "per-listener names, whole table", test_listener_every_name },
+		{ "per-listener unknown names", test_listener_unknown },
+		{ "per-listener -n output", test_listener_print },
 		{ "-n output", test_print_nondefault },
 		{ "-d output", test_print_defaults },
 		{ "accessor misuse aborts", test_accessor_misuse },
