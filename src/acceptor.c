@@ -23,6 +23,7 @@
 #include "log.h"
 #include "session.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "sys.h"
 #include "workq.h"
 
@@ -60,6 +61,7 @@ acc_refuse_handoff(const struct lst *l, int fd)
 	const unsigned char *bytes;
 	size_t	 len;
 
+	STATS_INC(STAT_QUEUE_FULL);
 	log_warnx("work queue full (limit %u): refused handoff client on %s",
 	    workq_limit(acc_wq), l->label);
 	bytes = handoff_refuse_bytes(&len);
@@ -116,6 +118,7 @@ acc_accept(const struct lst *l)
 			sess_free(s);
 			acc_refuse_handoff(l, fd);
 		} else {
+			STATS_INC(STAT_QUEUE_FULL);
 			sys_format_peer((struct sockaddr *)&ss, len, peer, sizeof(peer));
 			log_warnx("work queue full (limit %u): refused connection from "
 			    "%s on %s", workq_limit(acc_wq), peer, l->label);

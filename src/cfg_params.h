@@ -295,6 +295,8 @@ CFG_PARAM(smtpd_tls_req_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, C
     "See tlsproxy_tls_req_ccert.")
 CFG_PARAM(smtpd_tls_security_level, CFG_ENUM, CFG_F_PER_LISTENER, "", 0, 0, CFG_W_SRVLEVEL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_security_level.")
+CFG_PARAM(smtpd_tls_session_cache_timeout, CFG_TIME, CFG_F_PER_LISTENER, "3600s", 0, 100 * CFG_DAY, NULL, CFG_SEC_SMTPD,
+    "See tlsproxy_tls_session_cache_timeout.")
 CFG_PARAM(smtpd_use_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_use_tls.")
 CFG_PARAM(smtpd_enforce_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
@@ -347,5 +349,13 @@ CFG_PARAM(tlsproxy_pid_file, CFG_STR, 0, TLSPROXY_RUNSTATEDIR "/tlsproxy.pid", 0
     "File that holds the daemon's process ID.")
 CFG_PARAM(tlsproxy_drain_timeout, CFG_TIME, 0, "30s", 0, CFG_HOUR, NULL, CFG_SEC_OWN,
     "How long SIGTERM waits for live sessions before closing them.")
+CFG_PARAM(tlsproxy_tls_session_cache_timeout, CFG_TIME, CFG_F_PER_LISTENER, "$smtpd_tls_session_cache_timeout", 0, 100 * CFG_DAY, NULL, CFG_SEC_OWN,
+    "Lifetime of cached TLS sessions and of ticket keys; 0 turns off resumption.")
+CFG_PARAM(tlsproxy_tls_session_cache_size, CFG_INT, 0, "20480", 1, 10000000, NULL, CFG_SEC_OWN,
+    "Most TLS sessions kept in the shared server session cache.")
+CFG_PARAM(tlsproxy_tls_session_cache_bytes, CFG_INT, 0, "67108864", 65536, 17179869184, NULL, CFG_SEC_OWN,
+    "Most memory, in bytes, used by the shared server session cache.")
+CFG_PARAM(tlsproxy_tls_ticket_key_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
+    "Optional file with session ticket keys shared between several daemons.")
 
 #endif /* CFG_PARAM */

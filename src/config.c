@@ -217,7 +217,7 @@ struct cfg_buf {
 static const char *const cfg_lst_keys[] = {
 	"handoff", "mode", "owner", "group",
 	"listen", "backend", "handshake_timeout", "idle_timeout",
-	"connect_timeout", NULL
+	"connect_timeout", "name", NULL
 };
 
 static void	cfg_err(struct cfg_ld *, const char *, int, const char *, ...)
@@ -1196,6 +1196,11 @@ cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l,
 		    "\"%ds\"; connect_timeout = \"%ds\";", l->handshake_timeout,
 		    l->idle_timeout, l->connect_timeout);
 	}
+	if (l->name != NULL) {
+		cfg_buf_str(b, " name = ");
+		cfg_quote(b, l->name);
+		cfg_buf_str(b, ";");
+	}
 	for (i = 0; lx != NULL && lx->eff != NULL && i < CFG_NPARAMS; i++) {
 		if (!lx->eff->val[i].own)
 			continue;
@@ -1233,6 +1238,7 @@ cfg_lst_free(struct cfg_listener *l)
 	free(l->handoff);
 	free(l->owner);
 	free(l->group);
+	free(l->name);
 	free(l->listen);
 	free(l->backend);
 }
@@ -1448,6 +1454,7 @@ cfg_lst_string(const config_setting_t *s, char *why, size_t len)
 #define CFG_K_HS	0x040
 #define CFG_K_IDLE	0x080
 #define CFG_K_CONNECT	0x100
+#define CFG_K_NAME	0x200
 #define CFG_K_HANDOFF_ONLY	(CFG_K_MODE | CFG_K_OWNER | CFG_K_GROUP)
 #define CFG_K_LISTEN_ONLY	(CFG_K_BACKEND | CFG_K_HS | CFG_K_IDLE | \
 				    CFG_K_CONNECT)
@@ -1573,6 +1580,14 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 			break;
 		case CFG_K_GROUP:
 			l->group = cfg_lst_string(k, why, sizeof(why));
+			break;
+		case CFG_K_NAME:
+			if ((l->name = cfg_lst_string(k, why, sizeof(why))) != NULL &&
+			    l->name[0] == '\0') {
+				snprintf(why, sizeof(why), "must not be empty");
+				free(l->name);
+				l->name = NULL;
+			}
 			break;
 		case CFG_K_LISTEN:
 			if ((l->listen = cfg_lst_string(k, why,

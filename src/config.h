@@ -62,6 +62,7 @@ struct cfg_listener {
 	int	 handshake_timeout;	/* TCP: seconds, default 60 */
 	int	 idle_timeout;		/* TCP: seconds, default 300 */
 	int	 connect_timeout;	/* TCP: backend connect, seconds, default 10 */
+	char	*name;		/* optional: session resumption scope, or NULL */
 };
 
 struct cfg;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "relay.h"
 #include "session.h"
+#include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
 #include "tls_server.h"
@@ -72,7 +73,8 @@ frontend_run(struct sess *s)
 		log_warnx("%s: %s", s->lst_label, s->tls->off_reason);
 		goto done;
 	}
-	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer)) == NULL) {
+	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer,
+	    s->sid_ctx)) == NULL) {
 		tls_log_errors();
 		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
@@ -81,6 +83,7 @@ frontend_run(struct sess *s)
 	hr = tlss_handshake(s->ssl, s->net_fd, -1, sys_now_ms() + s->handshake_ms,
 	    &s->busy);
 	if (hr != TLSS_OK) {
+		STATS_INC(STAT_HANDSHAKE_FAILED);
 		if (hr == TLSS_TIMEOUT)
 			log_warnx("ciphertext read/write timeout for %s", s->peer);
 		tls_log_errors();
@@ -88,6 +91,7 @@ frontend_run(struct sess *s)
 		    s->peer);
 		goto done;
 	}
+	tlss_count_handshake(s->ssl);
 	tlss_log_established(s->tls->tls, s->ssl, s->peer);
 	if (frontend_connect(s, err, sizeof(err)) < 0) {
 		log_warnx("backend connect to %s failed for %s: %s", s->backend_label,
@@ -96,8 +100,14 @@ frontend_run(struct sess *s)
 		goto done;
 	}
 	relay_run(s->plain_fd, s->ssl, s->net_fd, s->idle_ms, &s->busy, &res);
-	if (res.end == RELAY_TIMEOUT)
+	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
+		tlss_mark_clean(s->ssl);
+	STATS_ADD(STAT_BYTES_TO_REMOTE, res.to_remote);
+	STATS_ADD(STAT_BYTES_TO_LOCAL, res.to_local);
+	if (res.end == RELAY_TIMEOUT) {
+		STATS_INC(STAT_TIMEOUTS);
 		log_warnx("ciphertext read/write timeout for %s", s->peer);
+	}
 	else if (res.end == RELAY_REMOTE_ERROR)
 		tls_log_errors();
 	log_debug("%s: session ended (%s): %llu bytes to client, %llu to backend",

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "relay.h"
 #include "session.h"
+#include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
 #include "tls_server.h"
@@ -161,7 +162,13 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 	enum tlss_result hr;
 	int64_t	 hs_deadline;
 
-	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer)) == NULL) {
+	char	 scope[600];
+
+	/* Postfix keys server sessions by service id: never resume across them. */
+	snprintf(scope, sizeof(scope), "%s|%s", s->scope, s->serverid);
+	tlss_sid_ctx(scope, s->sid_ctx);
+	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer,
+	    s->sid_ctx)) == NULL) {
 		tls_log_errors();
 		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
@@ -170,6 +177,7 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 	hs_deadline = sys_now_ms() + (int64_t)(hs_timeout ? hs_timeout : 1) * 1000;
 	hr = tlss_handshake(s->ssl, s->net_fd, s->plain_fd, hs_deadline, &s->busy);
 	if (hr != TLSS_OK) {
+		STATS_INC(STAT_HANDSHAKE_FAILED);
 		if (hr == TLSS_TIMEOUT)
 			log_warnx("ciphertext read/write timeout for %s", s->peer);
 		else if (hr == TLSS_LOCAL_GONE)
@@ -180,12 +188,19 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 		    s->peer);
 		return;
 	}
+	tlss_count_handshake(s->ssl);
 	tlss_log_established(s->tls->tls, s->ssl, s->peer);
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
 	    &s->busy, &res);
-	if (res.end == RELAY_TIMEOUT)
+	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
+		tlss_mark_clean(s->ssl);
+	STATS_ADD(STAT_BYTES_TO_REMOTE, res.to_remote);
+	STATS_ADD(STAT_BYTES_TO_LOCAL, res.to_local);
+	if (res.end == RELAY_TIMEOUT) {
+		STATS_INC(STAT_TIMEOUTS);
 		log_warnx("ciphertext read/write timeout for %s", s->peer);
+	}
 	else if (res.end == RELAY_REMOTE_ERROR)
 		tls_log_errors();
 	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",

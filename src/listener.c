@@ -45,6 +45,13 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 	l->kind = c->kind;
 	l->fd = -1;
 	lst_key_of(c, l->key, sizeof(l->key));
+	/*
+	 * Sessions resume only within one scope: the listener's name, so
+	 * that several daemons (sharing a ticket key file) can agree on it,
+	 * or else its identity.
+	 */
+	snprintf(l->scope, sizeof(l->scope), "%s%s", c->name ? "name:" : "",
+	    c->name ? c->name : l->key);
 	snprintf(l->label, sizeof(l->label), "%s",
 	    c->kind == CFG_LST_HANDOFF ? c->handoff : c->listen);
 	if (c->kind == CFG_LST_TCP) {

@@ -36,6 +36,7 @@ struct lst {
 	int		 adopted;	/* a newer listener took over fd (main thread only) */
 	char		 label[256];	/* socket path or listen address, for logs */
 	char		 key[272];	/* kind + address: identity across reloads */
+	char		 scope[280];	/* TLS session resumption scope */
 	/* TCP frontend only: */
 	char		 backend_label[256];
 	struct sys_addr	 backend;

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acceptor.h"
@@ -36,8 +37,11 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "scache.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "sys.h"
+#include "tickets.h"
 #include "tls_common.h"
 #include "workq.h"
 
@@ -68,6 +72,7 @@ static int	main_foreground;
 static int	main_verbose;
 static struct lst *main_lsts[MAIN_MAX_LISTENERS];	/* owned */
 static size_t	main_nlsts;
+static struct scache *main_cache;	/* owned: the shared server session cache */
 static char	main_pidfile[PATH_MAX];
 static int	main_pidfd = -1;
 
@@ -201,6 +206,34 @@ main_log_lines(char *buf)
 		log_warnx("%s", line);
 }
 
+/* main_log_cache - the session cache's own counters */
+static void
+main_log_cache(void)
+{
+	struct scache_stats st;
+
+	scache_get_stats(main_cache, &st);
+	log_info("session cache: %zu entries, %zu bytes, %llu hits, %llu misses, "
+	    "%llu stores, %llu evictions, %llu expired", st.entries, st.bytes,
+	    (unsigned long long)st.hits, (unsigned long long)st.misses,
+	    (unsigned long long)st.stores, (unsigned long long)st.evictions,
+	    (unsigned long long)st.expired);
+}
+
+/* main_tickets - (re)configure the process-wide ticket key ring */
+static int
+main_tickets(const struct cfg *cfg, char *err, size_t errlen)
+{
+	const char *cipher = cfg_str(cfg, "tls_session_ticket_cipher");
+	long	 lifetime = cfg_int(cfg, "tlsproxy_tls_session_cache_timeout");
+
+	if (*cipher == '\0' || lifetime <= 0)
+		return (0);		/* tickets off: the ring is not consulted */
+	return (tkey_configure(cipher, lifetime,
+	    cfg_str(cfg, "tlsproxy_tls_ticket_key_file"), (int64_t)time(NULL),
+	    err, errlen));
+}
+
 /* main_log_tls_off - Postfix's startup warning for each handoff without TLS */
 static void
 main_log_tls_off(const struct snap *snap)
@@ -238,9 +271,15 @@ main_reload(const struct cfg *running)
 		return;
 	}
 	free(errbuf);
-	if ((snap = snap_build(cfg, err, sizeof(err))) == NULL) {
+	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL) {
 		log_warnx("%s: %s", main_conf_path, err);
 		log_warnx("reload failed; keeping the running configuration");
+		return;
+	}
+	if (main_tickets(snap->cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", main_conf_path, err);
+		log_warnx("reload failed; keeping the running configuration");
+		snap_unref(snap);
 		return;
 	}
 	if (cfg_listener_count(snap->cfg) == 0) {
@@ -283,6 +322,7 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char	 err[512], abspath[PATH_MAX];
 	int	 ch, opt_n = 0, opt_d = 0, sig, threads, drain_ms;
+	unsigned int ticks = 0;
 	unsigned int queued, busy;
 	size_t	 i;
 
@@ -327,7 +367,13 @@ main(int argc, char **argv)
 	tls_init();
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((snap = snap_build(cfg, err, sizeof(err))) == NULL)
+	if ((main_cache = scache_create(
+	    (size_t)cfg_int(cfg, "tlsproxy_tls_session_cache_size"),
+	    (size_t)cfg_int(cfg, "tlsproxy_tls_session_cache_bytes"), 16)) == NULL)
+		fatalx("cannot create the session cache");
+	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL)
+		fatalx("%s: %s", main_conf_path, err);
+	if (main_tickets(snap->cfg, err, sizeof(err)) < 0)
 		fatalx("%s: %s", main_conf_path, err);
 	main_log_tls_off(snap);
 	if (cfg_listener_count(snap->cfg) == 0)
@@ -374,6 +420,9 @@ main(int argc, char **argv)
 				snap = snap_current();
 				sess_check_stuck(snap->watchdog_ms);
 				snap_unref(snap);
+				tkey_tick((int64_t)time(NULL));
+				if (++ticks % 10 == 0)
+					(void)scache_expire(main_cache, sys_now_ms());
 			}
 			continue;
 		}
@@ -386,6 +435,8 @@ main(int argc, char **argv)
 			log_info("statistics: %u live sessions, %u busy workers, "
 			    "%u queued (limit %u)", sess_live(), busy, queued,
 			    workq_limit(wq));
+			main_log_cache();
+			stats_log();
 		} else {
 			break;
 		}
@@ -410,6 +461,10 @@ main(int argc, char **argv)
 	}
 	workq_destroy(wq);
 	snap_install(NULL);
+	main_log_cache();
+	stats_log();
+	tkey_shutdown();
+	scache_free(main_cache);
 	if (main_pidfd >= 0) {
 		(void)unlink(main_pidfile);
 		sys_close(&main_pidfd);

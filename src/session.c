@@ -19,6 +19,7 @@
 #include "handoff.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 
 static pthread_mutex_t sess_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sess *sess_head;		/* live sessions */
@@ -41,9 +42,13 @@ sess_new(struct snap *snap, const struct lst *l, int fd,
 	s->plain_fd = -1;
 	s->net_fd = -1;
 	snprintf(s->lst_label, sizeof(s->lst_label), "%s", l->label);
+	snprintf(s->scope, sizeof(s->scope), "%s", l->scope);
+	tlss_sid_ctx(s->scope, s->sid_ctx);	/* handoff refines it per service id */
 	if (l->kind == CFG_LST_HANDOFF) {
+		STATS_INC(STAT_SESSIONS_HANDOFF);
 		s->plain_fd = fd;
 	} else {
+		STATS_INC(STAT_SESSIONS_TCP);
 		s->net_fd = fd;
 		sys_format_peer(sa, salen, s->peer, sizeof(s->peer));
 		snprintf(s->serverid, sizeof(s->serverid), "%.*s",
@@ -191,6 +196,7 @@ sess_check_stuck(int limit_ms)
 		since = atomic_load(&s->busy);
 		if (since != 0 && now - since > limit_ms && !atomic_load(&s->killed)) {
 			sess_kill_locked(s);
+			STATS_INC(STAT_WATCHDOG_KILLS);
 			if (n < 8)
 				memcpy(peers[n++], s->peer, SESS_LABEL_MAX);
 		}

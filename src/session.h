@@ -28,6 +28,7 @@
 
 #include "listener.h"
 #include "snapshot.h"
+#include "tls_server.h"
 #include "sys.h"
 
 #define SESS_LABEL_MAX	160
@@ -42,6 +43,8 @@ struct sess {
 	int		 plain_fd;	/* owned: handoff client, or TCP backend */
 	int		 net_fd;	/* owned: the remote TLS peer */
 	SSL		*ssl;		/* owned; does not own net_fd */
+	char		 scope[280];	/* the listener's resumption scope */
+	unsigned char	 sid_ctx[TLSS_SID_CTX_LEN];	/* hash of scope, for ssl */
 	char		 peer[SESS_LABEL_MAX];	/* "[addr]:port" for logs */
 	char		 serverid[SESS_LABEL_MAX];
 	/* TCP frontend: copied from the listener at accept time. */

@@ -44,8 +44,8 @@ snap_level(const struct cfg *cfg)
  * or a listener's effective one). tcp: a TCP frontend needs TLS on.
  */
 static int
-snap_tls_build(const struct cfg *cfg, const char *what, int tcp,
-    struct snap_tls *st, char *err, size_t errlen)
+snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
+    int tcp, struct snap_tls *st, char *err, size_t errlen)
 {
 	struct tlss_props p;
 	char	 ciphers[2048], excl[1024], terr[512];
@@ -110,6 +110,10 @@ snap_tls_build(const struct cfg *cfg, const char *what, int tcp,
 	p.issue_session_ids = cfg_bool(cfg, "tlsproxy_tls_always_issue_session_ids");
 	p.sni_maps = cfg_str(cfg, "tls_server_sni_maps");
 	p.loglevel = st->loglevel;
+	p.cache = cache;
+	p.cache_timeout = cfg_int(cfg, "tlsproxy_tls_session_cache_timeout");
+	/* Postfix: an empty tls_session_ticket_cipher turns tickets off. */
+	p.tickets = *cfg_str(cfg, "tls_session_ticket_cipher") != '\0';
 	eecdh = cfg_str(cfg, "tlsproxy_tls_eecdh_grade");
 	if (*eecdh != '\0' && strcasecmp(eecdh, "auto") != 0)
 		log_warnx("%s: tlsproxy_tls_eecdh_grade = %s is ignored, as in "
@@ -145,7 +149,7 @@ snap_tls_free(struct snap_tls *st)
 }
 
 struct snap *
-snap_build(struct cfg *cfg, char *err, size_t errlen)
+snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 {
 	struct snap *s;
 	const struct cfg_listener *l;
@@ -176,7 +180,8 @@ snap_build(struct cfg *cfg, char *err, size_t errlen)
 		if (l->kind == CFG_LST_TCP && cfg_listener_noverrides(cfg, i) == 0)
 			any_tcp = 1;
 	}
-	if (snap_tls_build(cfg, cfg_path(cfg), any_tcp, &s->global, err, errlen) < 0)
+	if (snap_tls_build(cfg, cache, cfg_path(cfg), any_tcp, &s->global, err,
+	    errlen) < 0)
 		goto fail;
 	for (i = 0; i < s->nlst; i++) {
 		l = cfg_listener_get(cfg, i);
@@ -190,7 +195,7 @@ snap_build(struct cfg *cfg, char *err, size_t errlen)
 		}
 		snprintf(what, sizeof(what), "%s:%d: listener %s", cfg_path(cfg),
 		    l->line, l->kind == CFG_LST_TCP ? l->listen : l->handoff);
-		if (snap_tls_build(cfg_listener_cfg(cfg, i), what,
+		if (snap_tls_build(cfg_listener_cfg(cfg, i), cache, what,
 		    l->kind == CFG_LST_TCP, &s->lst[i], err, errlen) < 0)
 			goto fail;
 	}

@@ -58,7 +58,11 @@ struct snap {
 };
 #define SNAP_MAGIC	0x534e4150u
 
-struct snap	*snap_build(struct cfg *, char *err, size_t errlen);
+struct scache;
+
+/* cache: the process-wide server session cache (borrowed), or NULL. */
+struct snap	*snap_build(struct cfg *, struct scache *cache, char *err,
+		    size_t errlen);
 struct snap	*snap_ref(struct snap *);
 void		 snap_unref(struct snap *);
 /* TLS settings for a listener key (global ones if the key is unknown). */

@@ -21,14 +21,19 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "scache.h"
 #include "sni_map.h"
+#include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
+#include "tickets.h"
 #include "tls_server.h"
 
 static int tlss_label_idx = -1;	/* SSL ex_data: peer label for logs */
 static int tlss_sni_idx = -1;		/* SSL ex_data: non-NULL when SNI matched */
 static int tlss_ctx_idx = -1;		/* SSL_CTX ex_data: owning struct tlss_ctx */
+static int tlss_sidctx_idx = -1;	/* SSL ex_data: the session id context */
+static int tlss_cachehit_idx = -1;	/* SSL ex_data: non-NULL after a cache hit */
 static pthread_once_t tlss_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -40,6 +45,121 @@ tlss_once_init(void)
 	    NULL, NULL);
 	tlss_ctx_idx = SSL_CTX_get_ex_new_index(0, "tlsproxy server context",
 	    NULL, NULL, NULL);
+	tlss_sidctx_idx = SSL_get_ex_new_index(0, "tlsproxy sid ctx", NULL,
+	    NULL, NULL);
+	tlss_cachehit_idx = SSL_get_ex_new_index(0, "tlsproxy cache hit", NULL,
+	    NULL, NULL);
+}
+
+/*
+ * Server session cache callbacks. The cache key is the session id
+ * context (listener + service id) followed by the session id, so one
+ * listener never finds another's sessions. Serialization happens
+ * outside the cache's locks; the cache only copies bytes.
+ */
+#define TLSS_CACHE_KEY_MAX	(TLSS_SID_CTX_LEN + SSL_MAX_SSL_SESSION_ID_LENGTH)
+
+static size_t
+tlss_cache_key(const unsigned char *ctx, size_t ctxlen, const unsigned char *id,
+    size_t idlen, unsigned char *key)
+{
+	if (ctxlen > TLSS_SID_CTX_LEN)
+		ctxlen = TLSS_SID_CTX_LEN;
+	if (idlen > SSL_MAX_SSL_SESSION_ID_LENGTH)
+		idlen = SSL_MAX_SSL_SESSION_ID_LENGTH;
+	memcpy(key, ctx, ctxlen);
+	memcpy(key + ctxlen, id, idlen);
+	return (ctxlen + idlen);
+}
+
+static int
+tlss_cache_new_cb(SSL *ssl, SSL_SESSION *sess)
+{
+	struct tlss_ctx *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlss_ctx_idx);
+	unsigned char key[TLSS_CACHE_KEY_MAX], *der = NULL;
+	const unsigned char *id, *ctx;
+	unsigned int idlen, ctxlen;
+	int	 len;
+	int64_t	 now;
+
+	if (t == NULL || t->cache == NULL || t->cache_timeout <= 0)
+		return (0);
+	id = SSL_SESSION_get_id(sess, &idlen);
+	ctx = SSL_SESSION_get0_id_context(sess, &ctxlen);
+	if (idlen == 0 || (len = i2d_SSL_SESSION(sess, &der)) <= 0)
+		return (0);
+	now = sys_now_ms();
+	(void)scache_put(t->cache, key, tlss_cache_key(ctx, ctxlen, id, idlen, key),
+	    der, (size_t)len, now + t->cache_timeout * 1000, now);
+	OPENSSL_free(der);
+	return (0);			/* we keep no reference to sess */
+}
+
+static SSL_SESSION *
+tlss_cache_get_cb(SSL *ssl, const unsigned char *id, int idlen, int *copy)
+{
+	struct tlss_ctx *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tlss_ctx_idx);
+	const unsigned char *ctx = SSL_get_ex_data(ssl, tlss_sidctx_idx);
+	unsigned char key[TLSS_CACHE_KEY_MAX];
+	const unsigned char *p;
+	SSL_SESSION *sess;
+	void	*val;
+	size_t	 vlen;
+
+	*copy = 0;
+	if (t == NULL || t->cache == NULL || ctx == NULL || idlen <= 0)
+		return (NULL);
+	if (scache_get(t->cache, key, tlss_cache_key(ctx, TLSS_SID_CTX_LEN, id,
+	    (size_t)idlen, key), &val, &vlen, sys_now_ms()) != 1)
+		return (NULL);
+	p = val;
+	sess = d2i_SSL_SESSION(NULL, &p, (long)vlen);
+	OPENSSL_cleanse(val, vlen);	/* holds the session's master secret */
+	free(val);
+	if (sess != NULL)
+		SSL_set_ex_data(ssl, tlss_cachehit_idx, (void *)1);
+	return (sess);
+}
+
+static void
+tlss_cache_remove_cb(SSL_CTX *sctx, SSL_SESSION *sess)
+{
+	struct tlss_ctx *t = SSL_CTX_get_ex_data(sctx, tlss_ctx_idx);
+	unsigned char key[TLSS_CACHE_KEY_MAX];
+	const unsigned char *id, *ctx;
+	unsigned int idlen, ctxlen;
+
+	if (t == NULL || t->cache == NULL)
+		return;
+	id = SSL_SESSION_get_id(sess, &idlen);
+	ctx = SSL_SESSION_get0_id_context(sess, &ctxlen);
+	(void)scache_remove(t->cache, key, tlss_cache_key(ctx, ctxlen, id, idlen, key));
+}
+
+void
+tlss_sid_ctx(const char *scope, unsigned char out[TLSS_SID_CTX_LEN])
+{
+	unsigned int len = 0;
+
+	/* SHA-256: a fixed 32 bytes, the most OpenSSL accepts. */
+	EVP_Digest(scope, strlen(scope), out, &len, EVP_sha256(), NULL);
+}
+
+void
+tlss_mark_clean(SSL *ssl)
+{
+	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
+void
+tlss_count_handshake(SSL *ssl)
+{
+	if (!SSL_session_reused(ssl))
+		STATS_INC(STAT_HANDSHAKE_FULL);
+	else if (SSL_get_ex_data(ssl, tlss_cachehit_idx) != NULL)
+		STATS_INC(STAT_HANDSHAKE_RESUMED_ID);
+	else
+		STATS_INC(STAT_HANDSHAKE_RESUMED_TICKET);
 }
 
 /* Postfix's names for the OpenSSL bug workarounds it lets one disable. */
@@ -489,9 +609,32 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	    tlss_set_dh(ctx, p->dh_param_file, err, errlen) < 0)
 		goto fail;
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tlsproxy", 8);
-	/* Without session ids a TLS 1.2 ServerHello carries an empty one. */
-	SSL_CTX_set_session_cache_mode(ctx, p->issue_session_ids ?
-	    SSL_SESS_CACHE_SERVER : SSL_SESS_CACHE_OFF);
+	if (p->cache_timeout > 0 && p->cache != NULL) {
+		/* Our shared cache only: OpenSSL's is per SSL_CTX and unbounded in time. */
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+		    SSL_SESS_CACHE_NO_INTERNAL);
+		SSL_CTX_set_timeout(ctx, p->cache_timeout);
+		SSL_CTX_sess_set_new_cb(ctx, tlss_cache_new_cb);
+		SSL_CTX_sess_set_get_cb(ctx, tlss_cache_get_cb);
+		SSL_CTX_sess_set_remove_cb(ctx, tlss_cache_remove_cb);
+	} else {
+		/*
+		 * No caching. As Postfix, still hand out session ids unless
+		 * always_issue_session_ids is off; without them a TLS 1.2
+		 * ServerHello carries an empty session id.
+		 */
+		SSL_CTX_set_session_cache_mode(ctx, p->issue_session_ids ?
+		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL :
+		    SSL_SESS_CACHE_OFF);
+	}
+	if (p->cache_timeout > 0 && p->tickets) {
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tkey_cb);
+	} else {
+		/* TLS 1.3 then resumes from the cache (stateful tickets), if any. */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		if (p->cache_timeout <= 0)
+			SSL_CTX_set_num_tickets(ctx, 0);
+	}
 
 	if (chain_only == NULL) {
 		if ((r = tlss_load_pair(ctx, p->cert_file, p->key_file, "RSA", err,
@@ -574,6 +717,8 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 	}
 	t->magic = TLSS_CTX_MAGIC;
 	t->loglevel = p->loglevel;
+	t->cache = p->cache;
+	t->cache_timeout = p->cache_timeout;
 	t->ask_ccert = p->ask_ccert || p->req_ccert;
 	t->legacy_pkey_fprint = p->legacy_pkey_fprint;
 	snprintf(t->mdalg, sizeof(t->mdalg), "%s", *p->mdalg ? p->mdalg : "sha256");
@@ -704,7 +849,8 @@ tlss_log_established(struct tlss_ctx *t, SSL *ssl, const char *peer)
 }
 
 SSL *
-tlss_ssl_new(struct tlss_ctx *t, int fd, const char *label)
+tlss_ssl_new(struct tlss_ctx *t, int fd, const char *label,
+    const unsigned char *sid_ctx)
 {
 	SSL	*ssl;
 
@@ -715,6 +861,11 @@ tlss_ssl_new(struct tlss_ctx *t, int fd, const char *label)
 		return (NULL);
 	}
 	SSL_set_ex_data(ssl, tlss_label_idx, (void *)label);
+	SSL_set_ex_data(ssl, tlss_sidctx_idx, (void *)sid_ctx);
+	if (SSL_set_session_id_context(ssl, sid_ctx, TLSS_SID_CTX_LEN) != 1) {
+		SSL_free(ssl);
+		return (NULL);
+	}
 	return (ssl);
 }
 

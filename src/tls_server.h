@@ -39,6 +39,7 @@
 #include <openssl/ssl.h>
 
 struct sni_map;
+struct scache;
 
 struct tlss_props {
 	const char	*cert_file;	/* RSA */
@@ -65,6 +66,9 @@ struct tlss_props {
 	int		 issue_session_ids;	/* always_issue_session_ids */
 	const char	*sni_maps;	/* tls_server_sni_maps */
 	int		 loglevel;	/* 0..4 */
+	struct scache	*cache;		/* shared session cache, or NULL */
+	long		 cache_timeout;	/* seconds; 0: no cache, no tickets */
+	int		 tickets;	/* use the tickets module's key ring */
 };
 
 struct tlss_ctx {
@@ -75,6 +79,8 @@ struct tlss_ctx {
 	int		 ask_ccert;
 	char		 mdalg[32];
 	int		 legacy_pkey_fprint;
+	struct scache	*cache;		/* borrowed; NULL: no server-side cache */
+	long		 cache_timeout;
 	struct sni_map	*sni;		/* owned, or NULL */
 	SSL_CTX		**sni_ctx;	/* owned: one per distinct sni_map value */
 	size_t		 nsni;
@@ -91,8 +97,26 @@ enum tlss_result {
 struct tlss_ctx	*tlss_ctx_new(const struct tlss_props *, char *err, size_t errlen);
 void		 tlss_ctx_free(struct tlss_ctx *);
 
-/* New SSL on fd; label (borrowed, must outlive the SSL) names the peer in logs. */
-SSL		*tlss_ssl_new(struct tlss_ctx *, int fd, const char *label);
+#define TLSS_SID_CTX_LEN	32
+
+/*
+ * New SSL on fd. label (borrowed, must outlive the SSL) names the peer
+ * in logs. sid_ctx (borrowed, TLSS_SID_CTX_LEN bytes, must outlive the
+ * SSL) scopes session resumption: sessions made under one context are
+ * never resumed under another; tlss_sid_ctx() derives it from the
+ * listener and, for handoff, the request's service id.
+ */
+SSL		*tlss_ssl_new(struct tlss_ctx *, int fd, const char *label,
+		    const unsigned char *sid_ctx);
+void		 tlss_sid_ctx(const char *scope, unsigned char out[TLSS_SID_CTX_LEN]);
+/*
+ * The session ended in order (either side's EOF or close_notify): keep
+ * its TLS session resumable. OpenSSL drops the cached session of an SSL
+ * freed without a shutdown, which is right after errors only.
+ */
+void		 tlss_mark_clean(SSL *);
+/* After a completed handshake: count it as full, resumed by ticket or by id. */
+void		 tlss_count_handshake(SSL *);
 
 /* busy: optional watchdog stamp, set to now while inside OpenSSL, 0 while waiting. */
 enum tlss_result tlss_handshake(SSL *, int fd, int watch_fd, int64_t deadline,

@@ -1,0 +1,52 @@
+/*
+ * NAME
+ *	stats - process-wide counters
+ * SYNOPSIS
+ *	#include "stats.h"
+ *	STATS_INC(STAT_HANDSHAKE_FULL);
+ * DESCRIPTION
+ *	Relaxed C11 atomic counters, cheap enough for hot paths; no lock.
+ *	stats_log() writes them all on one log line each group (SIGUSR1,
+ *	shutdown); stats_get() reads one (tests, stats socket).
+ */
+#ifndef TLSPROXY_STATS_H
+#define TLSPROXY_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+enum stat_id {
+	STAT_SESSIONS_HANDOFF,		/* handoff sessions accepted */
+	STAT_SESSIONS_TCP,		/* TCP frontend sessions accepted */
+	STAT_QUEUE_FULL,		/* refused: work queue full */
+	STAT_HANDSHAKE_FULL,		/* completed full handshakes */
+	STAT_HANDSHAKE_RESUMED_TICKET,	/* resumed with a session ticket */
+	STAT_HANDSHAKE_RESUMED_ID,	/* resumed from the session cache */
+	STAT_HANDSHAKE_FAILED,
+	STAT_CACHE_HITS,
+	STAT_CACHE_MISSES,
+	STAT_CACHE_STORES,
+	STAT_CACHE_EVICTIONS,		/* dropped to stay within bounds */
+	STAT_CACHE_EXPIRED,		/* dropped because too old */
+	STAT_TICKET_ISSUED,
+	STAT_TICKET_DECRYPT_FAIL,	/* unknown key name or bad ticket */
+	STAT_TICKET_RENEWED,		/* accepted with an old key: re-issued */
+	STAT_BYTES_TO_REMOTE,
+	STAT_BYTES_TO_LOCAL,
+	STAT_TIMEOUTS,
+	STAT_WATCHDOG_KILLS,
+	STAT_NCOUNTERS
+};
+
+extern _Atomic uint64_t stats_counters[STAT_NCOUNTERS];
+
+#define STATS_ADD(id, n) \
+	atomic_fetch_add_explicit(&stats_counters[(id)], (uint64_t)(n), \
+	    memory_order_relaxed)
+#define STATS_INC(id)	STATS_ADD((id), 1)
+
+uint64_t	 stats_get(enum stat_id);
+const char	*stats_name(enum stat_id);
+void		 stats_log(void);
+
+#endif
