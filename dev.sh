@@ -106,6 +106,7 @@ test)
     # halt_on_error: a sanitizer finding fails the test that triggered it.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
     if ! (cd "$dir" && make -s check); then
         for f in "$dir"/tests/unit/*.log "$dir"/tests/integration/*.log; do
             [ -f "$f" ] || continue

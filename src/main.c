@@ -3,12 +3,14 @@
  *	tlsproxy - Postfix-compatible TLS proxy daemon
  * SYNOPSIS
  *	tlsproxy [-c FILE] [-f] [-n] [-d] [-v]
+ *	tlsproxy [-c FILE] -s reload|stop|status
  * DESCRIPTION
  *	Start-up order: read the configuration (every error reported,
  *	then exit 1), build the TLS contexts and bind every listener
  *	while still attached to the terminal, so a broken setup fails
- *	loudly; then daemonize (unless -f), write the pid file, start
- *	the fixed worker pool and the acceptor thread. The main thread
+ *	loudly; then daemonize (unless -f), write the pid file, drop
+ *	privileges (tlsproxy_user), start the fixed worker pool and the
+ *	acceptor thread. The main thread
  *	then only waits for signals:
  *	SIGHUP	re-read configuration, certificates and listeners for new
  *		sessions; live sessions keep what they started with; a
@@ -19,12 +21,15 @@
  *	SIGUSR1	log the session and queue counters.
  *	Once a second it also runs the watchdog check.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +85,14 @@ static void __attribute__((noreturn))
 main_usage(void)
 {
 	fprintf(stderr, "usage: tlsproxy [-c FILE] [-f] [-n] [-d] [-v]\n"
+	    "       tlsproxy [-c FILE] -s reload|stop|status\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -n       print the settings that differ from the defaults, exit\n"
 	    "  -d       print every parameter's default, exit\n"
-	    "  -v       verbose logging\n", TLSPROXY_SYSCONFDIR "/tlsproxy.conf");
+	    "  -v       verbose logging\n"
+	    "  -s CMD   signal the running daemon (pid file): reload, stop, status\n",
+	    TLSPROXY_SYSCONFDIR "/tlsproxy.conf");
 	exit(2);
 }
 
@@ -272,7 +280,7 @@ main_reload(const struct cfg *running)
 	}
 	free(errbuf);
 	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL) {
-		log_warnx("%s: %s", main_conf_path, err);
+		log_warnx("%s", err);
 		log_warnx("reload failed; keeping the running configuration");
 		return;
 	}
@@ -313,6 +321,97 @@ main_reload(const struct cfg *running)
 	log_info("configuration reloaded");
 }
 
+/*
+ * main_control - -s: talk to the running daemon through its pid file.
+ * Exit codes follow LSB: status 0 running, 3 not running; reload/stop
+ * 0 done, 1 failed (7 "not running" for reload, stop of a stopped
+ * daemon is a success).
+ */
+static int
+main_control(const char *cmd, const struct cfg *cfg)
+{
+	const char *path = cfg_str(cfg, "tlsproxy_pid_file");
+	char	 buf[32];
+	FILE	*fp;
+	long	 pid = 0;
+	int	 i;
+
+	if ((fp = fopen(path, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), fp) != NULL)
+			pid = strtol(buf, NULL, 10);
+		fclose(fp);
+	}
+	if (pid <= 1 || kill((pid_t)pid, 0) < 0) {
+		printf("tlsproxy is not running (pid file %s)\n", path);
+		if (strcmp(cmd, "stop") == 0)
+			return (0);
+		return (strcmp(cmd, "status") == 0 ? 3 : 7);
+	}
+	if (strcmp(cmd, "status") == 0) {
+		printf("tlsproxy is running (pid %ld)\n", pid);
+		return (0);
+	}
+	if (kill((pid_t)pid, strcmp(cmd, "reload") == 0 ? SIGHUP : SIGTERM) < 0) {
+		fprintf(stderr, "tlsproxy: cannot signal pid %ld: %s\n", pid,
+		    strerror(errno));
+		return (1);
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		printf("tlsproxy (pid %ld) told to reload\n", pid);
+		return (0);
+	}
+	/* stop: wait (bounded) for the drain to finish. */
+	for (i = 0; i < 10 * (int)(cfg_int(cfg, "tlsproxy_drain_timeout") + 15); i++) {
+		if (kill((pid_t)pid, 0) < 0) {
+			printf("tlsproxy (pid %ld) stopped\n", pid);
+			return (0);
+		}
+		usleep(100000);
+	}
+	fprintf(stderr, "tlsproxy: pid %ld still running\n", pid);
+	return (1);
+}
+
+/* main_drop_privileges - after keys and sockets: become tlsproxy_user */
+static void
+main_drop_privileges(const struct cfg *cfg)
+{
+	const char *user = cfg_str(cfg, "tlsproxy_user");
+	const char *group = cfg_str(cfg, "tlsproxy_group");
+	struct passwd *pw;
+	struct group *gr;
+	gid_t	 gid;
+
+	if (geteuid() != 0) {
+		if (*user != '\0')
+			log_warnx("not started as root: tlsproxy_user = %s has no effect",
+			    user);
+		return;
+	}
+	if (*user == '\0') {
+		log_warnx("running as root: set tlsproxy_user (and tlsproxy_group) "
+		    "to drop privileges after loading keys");
+		return;
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("tlsproxy_user: unknown user \"%s\"", user);
+	gid = pw->pw_gid;
+	if (*group != '\0') {
+		if ((gr = getgrnam(group)) == NULL)
+			fatalx("tlsproxy_group: unknown group \"%s\"", group);
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0)
+		fatal("cannot drop privileges to %s", user);
+	/* Verify: getting root back must be impossible now. */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		fatalx("privilege drop to %s did not stick", user);
+	/* No core dumps of key material; setuid() cleared it already, be explicit. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	log_info("running as user %s (uid %ld, gid %ld)", user, (long)pw->pw_uid,
+	    (long)gid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -321,12 +420,13 @@ main(int argc, char **argv)
 	struct cfg *cfg;
 	sigset_t sigs;
 	char	 err[512], abspath[PATH_MAX];
+	const char *opt_s = NULL;
 	int	 ch, opt_n = 0, opt_d = 0, sig, threads, drain_ms;
 	unsigned int ticks = 0;
 	unsigned int queued, busy;
 	size_t	 i;
 
-	while ((ch = getopt(argc, argv, "c:fndvh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fndvs:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			main_conf_path = optarg;
@@ -342,6 +442,12 @@ main(int argc, char **argv)
 			break;
 		case 'v':
 			main_verbose++;
+			break;
+		case 's':
+			if (strcmp(optarg, "reload") != 0 && strcmp(optarg, "stop") != 0 &&
+			    strcmp(optarg, "status") != 0)
+				main_usage();
+			opt_s = optarg;
 			break;
 		default:
 			main_usage();
@@ -363,6 +469,11 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return (0);
 	}
+	if (opt_s != NULL) {
+		ch = main_control(opt_s, cfg);
+		cfg_free(cfg);
+		return (ch);
+	}
 	main_log_setup(cfg, 1);
 	tls_init();
 	signal(SIGPIPE, SIG_IGN);
@@ -372,7 +483,7 @@ main(int argc, char **argv)
 	    (size_t)cfg_int(cfg, "tlsproxy_tls_session_cache_bytes"), 16)) == NULL)
 		fatalx("cannot create the session cache");
 	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL)
-		fatalx("%s: %s", main_conf_path, err);
+		fatalx("%s", err);	/* names the file already */
 	if (main_tickets(snap->cfg, err, sizeof(err)) < 0)
 		fatalx("%s: %s", main_conf_path, err);
 	main_log_tls_off(snap);
@@ -390,6 +501,7 @@ main(int argc, char **argv)
 	}
 	if (!main_foreground || cfg_is_set(snap->cfg, "tlsproxy_pid_file"))
 		main_pidfile_write(cfg_str(snap->cfg, "tlsproxy_pid_file"));
+	main_drop_privileges(snap->cfg);
 
 	/* Signals go to the main thread only: block them before any thread. */
 	sigemptyset(&sigs);

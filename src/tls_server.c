@@ -226,27 +226,7 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 	return (0);
 }
 
-/* tlss_check_key_file - private keys must be readable by us, not by everyone */
-static int
-tlss_check_key_file(const char *path, const char *what, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
-		snprintf(err, errlen, "cannot read %s private key file %s: %s", what,
-		    path, strerror(errno));
-		return (-1);
-	}
-	if (st.st_mode & S_IROTH) {
-		snprintf(err, errlen, "%s private key file %s is readable by everyone "
-		    "(mode %04o); refusing to use it: chmod o-r %s", what, path,
-		    (unsigned int)(st.st_mode & 07777), path);
-		return (-1);
-	}
-	return (0);
-}
-
-/* tlss_errstr - first OpenSSL error as text (and clear the queue) */
+/* tlss_errstr - last OpenSSL error as text (and clear the queue) */
 static const char *
 tlss_errstr(char *buf, size_t len)
 {
@@ -260,12 +240,34 @@ tlss_errstr(char *buf, size_t len)
 	return (buf);
 }
 
+/* tlss_check_key_file - private keys must be readable by us, not by everyone */
+static int
+tlss_check_key_file(const char *path, const char *desc, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
+		snprintf(err, errlen, "cannot read %s %s: %s", desc, path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (st.st_mode & S_IROTH) {
+		snprintf(err, errlen, "%s %s is readable by everyone (mode %04o); "
+		    "refusing to use it: chmod o-r %s", desc, path,
+		    (unsigned int)(st.st_mode & 07777), path);
+		return (-1);
+	}
+	return (0);
+}
+
 /* tlss_load_pair - load one certificate chain file and its key */
 static int
 tlss_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what,
     char *err, size_t errlen)
 {
-	char	 ebuf[256];
+	char	 ebuf[256], desc[64];
+	EVP_PKEY *pkey;
+	BIO	*bio;
 
 	if (*cert == '\0' && *key == '\0')
 		return (0);
@@ -274,118 +276,198 @@ tlss_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what
 		    "(certificate \"%s\", key \"%s\")", what, cert, key);
 		return (-1);
 	}
-	if (tlss_check_key_file(key, what, err, errlen) < 0)
+	snprintf(desc, sizeof(desc), "%s private key file", what);
+	if (tlss_check_key_file(key, desc, err, errlen) < 0)
 		return (-1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "cannot load %s certificate chain from %s: %s",
 		    what, cert, tlss_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+	if ((bio = BIO_new_file(key, "r")) == NULL ||
+	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+		BIO_free(bio);
 		snprintf(err, errlen, "cannot load %s private key from %s: %s",
 		    what, key, tlss_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
+	BIO_free(bio);
+	/* Check ourselves first, for a message that names both files. */
+	if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
+		EVP_PKEY_free(pkey);
+		ERR_clear_error();
 		snprintf(err, errlen, "%s private key in %s does not match the "
 		    "certificate in %s", what, key, cert);
-		ERR_clear_error();
 		return (-1);
 	}
+	EVP_PKEY_free(pkey);
 	return (1);
 }
 
-/*
- * tlss_load_chain_file - every key + chain group of one PEM file.
- * Postfix's rule: each key is immediately preceded or followed by its
- * certificate, then come that certificate's issuers.
- */
-static int
-tlss_load_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
-{
-	STACK_OF(X509_INFO) *objs;
-	STACK_OF(X509) *chain = NULL;
-	X509_INFO *o;
-	X509	*leaf;
-	EVP_PKEY *key;
-	BIO	*bio;
-	char	 ebuf[256];
-	int	 i, j, n, loaded = 0, used_prev;
+/* One PEM object of a chain file, in file order. */
+struct tlss_pem {
+	X509	*cert;		/* owned, or NULL */
+	EVP_PKEY *key;		/* owned, or NULL */
+};
 
-	if (tlss_check_key_file(path, "chain file", err, errlen) < 0)
-		return (-1);
+/* tlss_read_pems - every certificate and private key of a PEM file, in order */
+static int
+tlss_read_pems(const char *path, struct tlss_pem **out, size_t *nout,
+    char *err, size_t errlen)
+{
+	struct tlss_pem *v = NULL, *nv;
+	unsigned char *data = NULL;
+	const unsigned char *p;
+	char	*name = NULL, *header = NULL, ebuf[256];
+	long	 len;
+	size_t	 n = 0;
+	BIO	*bio;
+
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
 		snprintf(err, errlen, "cannot open chain file %s: %s", path,
 		    tlss_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
-	objs = PEM_X509_INFO_read_bio(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (objs == NULL) {
-		snprintf(err, errlen, "cannot read PEM objects from chain file %s: %s",
-		    path, tlss_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	/*
-	 * PEM_X509_INFO_read_bio() attaches a key to the X509_INFO of the
-	 * certificate read just before it, or gives it an entry of its own.
-	 */
-	n = sk_X509_INFO_num(objs);
-	for (i = 0; i < n; i++) {
-		o = sk_X509_INFO_value(objs, i);
-		if (o->x_pkey == NULL || o->x_pkey->dec_pkey == NULL)
+	while (PEM_read_bio(bio, &name, &header, &data, &len) == 1) {
+		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL)
+			goto oom;
+		v = nv;
+		v[n].cert = NULL;
+		v[n].key = NULL;
+		p = data;
+		if (strcmp(name, "CERTIFICATE") == 0 ||
+		    strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+			v[n].cert = d2i_X509(NULL, &p, len);
+		} else if (strstr(name, "PRIVATE KEY") != NULL &&
+		    strstr(name, "ENCRYPTED") == NULL) {
+			v[n].key = d2i_AutoPrivateKey(NULL, &p, len);
+		} else {
+			/* Parameters and the like: not part of a chain. */
+			OPENSSL_free(name);
+			OPENSSL_free(header);
+			OPENSSL_free(data);
+			name = header = NULL;
+			data = NULL;
 			continue;
-		key = o->x_pkey->dec_pkey;
-		leaf = NULL;
-		used_prev = 0;
-		if (o->x509 != NULL && X509_check_private_key(o->x509, key) == 1)
-			leaf = o->x509;		/* "cert, key" order */
-		else if (i + 1 < n && sk_X509_INFO_value(objs, i + 1)->x509 != NULL &&
-		    X509_check_private_key(sk_X509_INFO_value(objs, i + 1)->x509, key) == 1) {
-			leaf = sk_X509_INFO_value(objs, i + 1)->x509;	/* "key, cert" */
-			used_prev = 1;
 		}
-		ERR_clear_error();
-		if (leaf == NULL) {
-			snprintf(err, errlen, "chain file %s: private key #%d is not "
-			    "next to its certificate", path, loaded + 1);
+		if (v[n].cert == NULL && v[n].key == NULL) {
+			snprintf(err, errlen, "chain file %s: cannot decode %s #%zu: %s",
+			    path, name, n + 1, tlss_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
-		if ((chain = sk_X509_new_null()) == NULL)
-			goto oom;
-		for (j = i + 1 + used_prev; j < n; j++) {
-			X509_INFO *c = sk_X509_INFO_value(objs, j);
-			if (c->x_pkey != NULL || c->x509 == NULL)
-				break;
-			/* A cert followed by its own key starts the next group. */
-			if (j + 1 < n && sk_X509_INFO_value(objs, j + 1)->x_pkey != NULL &&
-			    sk_X509_INFO_value(objs, j + 1)->x509 == NULL)
-				break;
-			if (sk_X509_push(chain, c->x509) == 0)
-				goto oom;
+		n++;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_cleanse(data, (size_t)len);
+		OPENSSL_free(data);
+		name = header = NULL;
+		data = NULL;
+	}
+	ERR_clear_error();		/* the normal end-of-file "no start line" */
+	BIO_free(bio);
+	*out = v;
+	*nout = n;
+	return (0);
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(bio);
+	while (n-- > 0) {
+		X509_free(v[n].cert);
+		EVP_PKEY_free(v[n].key);
+	}
+	free(v);
+	return (-1);
+}
+
+/* tlss_pem_matches - is object i a certificate for key? */
+static int
+tlss_pem_matches(const struct tlss_pem *v, size_t n, size_t i, EVP_PKEY *key)
+{
+	int	 ok;
+
+	if (i >= n || v[i].cert == NULL)
+		return (0);
+	ok = X509_check_private_key(v[i].cert, key) == 1;
+	ERR_clear_error();
+	return (ok);
+}
+
+/*
+ * tlss_load_chain_file - every key + chain group of one PEM file.
+ * Postfix's rule: each key is immediately preceded or followed by its
+ * certificate, then come that certificate's issuers, up to the next
+ * key (or the certificate that goes with the next key).
+ */
+static int
+tlss_load_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	STACK_OF(X509) *chain = NULL;
+	struct tlss_pem *v = NULL;
+	X509	*leaf;
+	char	 ebuf[256];
+	size_t	 n = 0, i, j, leaf_at;
+	int	 loaded = 0, rc = -1;
+
+	if (tlss_check_key_file(path, "chain file", err, errlen) < 0 ||
+	    tlss_read_pems(path, &v, &n, err, errlen) < 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (v[i].key == NULL)
+			continue;
+		if (i > 0 && tlss_pem_matches(v, n, i - 1, v[i].key))
+			leaf_at = i - 1;		/* "cert, key" order */
+		else if (tlss_pem_matches(v, n, i + 1, v[i].key))
+			leaf_at = i + 1;		/* "key, cert" order */
+		else {
+			snprintf(err, errlen, "chain file %s: private key #%d is not "
+			    "next to its certificate", path, loaded + 1);
+			goto done;
 		}
-		if (SSL_CTX_use_cert_and_key(ctx, leaf, key, chain, 1) != 1) {
+		leaf = v[leaf_at].cert;
+		if ((chain = sk_X509_new_null()) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+		for (j = (leaf_at > i ? leaf_at : i) + 1; j < n; j++) {
+			if (v[j].cert == NULL)
+				break;		/* the next key */
+			/* A certificate right before its own key starts the next group. */
+			if (j + 1 < n && v[j + 1].key != NULL &&
+			    tlss_pem_matches(v, n, j, v[j + 1].key))
+				break;
+			if (sk_X509_push(chain, v[j].cert) == 0) {
+				snprintf(err, errlen, "out of memory");
+				goto done;
+			}
+		}
+		if (SSL_CTX_use_cert_and_key(ctx, leaf, v[i].key, chain, 1) != 1) {
 			snprintf(err, errlen, "chain file %s: cannot use key #%d with "
 			    "its certificate chain: %s", path, loaded + 1,
 			    tlss_errstr(ebuf, sizeof(ebuf)));
-			goto fail;
+			goto done;
 		}
 		sk_X509_free(chain);
 		chain = NULL;
 		loaded++;
 	}
-	sk_X509_INFO_pop_free(objs, X509_INFO_free);
 	if (loaded == 0) {
 		snprintf(err, errlen, "chain file %s holds no private key", path);
-		return (-1);
+		goto done;
 	}
-	return (loaded);
-oom:
-	snprintf(err, errlen, "out of memory");
-fail:
-	sk_X509_free(chain);
-	sk_X509_INFO_pop_free(objs, X509_INFO_free);
-	return (-1);
+	rc = loaded;
+done:
+	sk_X509_free(chain);		/* the certificates belong to v */
+	for (i = 0; i < n; i++) {
+		X509_free(v[i].cert);
+		EVP_PKEY_free(v[i].key);
+	}
+	free(v);
+	return (rc);
 }
 
 /* tlss_info_cb - loglevel >= 2: handshake progress, as Postfix does */
@@ -438,7 +520,8 @@ tlss_msg_cb(int write_p, int version, int content_type, const void *buf,
 	struct tlss_ctx *t = arg;
 
 	(void)version;
-	if (content_type == SSL3_RT_HEADER && t->loglevel < 4)
+	/* Level 3: the handshake, records included; level 4: everything. */
+	if (t->loglevel < 4 && !SSL_in_init(ssl))
 		return;
 	log_info("%s: %s %s record type %d, %zu bytes", label ? label : "unknown",
 	    write_p ? "sent" : "received",
@@ -448,13 +531,27 @@ tlss_msg_cb(int write_p, int version, int content_type, const void *buf,
 	tlss_hexdump(label ? label : "unknown", buf, len);
 }
 
-/* tlss_verify_cb - ask_ccert without req_ccert: note the result, go on */
+/*
+ * tlss_verify_cb - client certificates. As Postfix: a chain deeper than
+ * ccert_verifydepth is an error (CERT_CHAIN_TOO_LONG); with req_ccert
+ * any error fails the handshake, with ask_ccert it is only recorded
+ * (the client is then "Untrusted").
+ */
 static int
-tlss_verify_accept_cb(int ok, X509_STORE_CTX *store)
+tlss_verify_cb(int ok, X509_STORE_CTX *store)
 {
-	(void)ok;
-	(void)store;
-	return (1);
+	SSL	*ssl = X509_STORE_CTX_get_ex_data(store,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tlss_ctx *t = ssl ? SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl),
+	    tlss_ctx_idx) : NULL;
+
+	if (t == NULL)
+		return (ok);
+	if (X509_STORE_CTX_get_error_depth(store) > t->verifydepth) {
+		X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_CHAIN_TOO_LONG);
+		ok = 0;
+	}
+	return (t->req_ccert ? ok : 1);
 }
 
 /* tlss_sni_cb - switch to the SSL_CTX whose chain matches the SNI name */
@@ -546,7 +643,8 @@ tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
 	}
 	dh = PEM_read_bio_Parameters(bio, NULL);
 	BIO_free(bio);
-	if (dh == NULL || !EVP_PKEY_is_a(dh, "DH")) {
+	/* OpenSSL 3 "dhparam -dsaparam" writes X9.42 (DHX) parameters. */
+	if (dh == NULL || (!EVP_PKEY_is_a(dh, "DH") && !EVP_PKEY_is_a(dh, "DHX"))) {
 		EVP_PKEY_free(dh);
 		snprintf(err, errlen, "%s holds no DH parameters in PEM format", file);
 		ERR_clear_error();
@@ -680,8 +778,8 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 		mode = SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE;
 		if (p->req_ccert)
 			mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-		SSL_CTX_set_verify(ctx, mode, p->req_ccert ? NULL : tlss_verify_accept_cb);
-		/* OpenSSL counts the leaf; Postfix's depth does not. */
+		SSL_CTX_set_verify(ctx, mode, tlss_verify_cb);
+		/* One more for OpenSSL, so tlss_verify_cb sees the excess and reports it. */
 		SSL_CTX_set_verify_depth(ctx, p->verifydepth + 1);
 		/* Tell clients which CAs we trust, so they pick the right cert. */
 		if (*p->CAfile != '\0' &&
@@ -720,6 +818,8 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 	t->cache = p->cache;
 	t->cache_timeout = p->cache_timeout;
 	t->ask_ccert = p->ask_ccert || p->req_ccert;
+	t->req_ccert = p->req_ccert;
+	t->verifydepth = p->verifydepth;
 	t->legacy_pkey_fprint = p->legacy_pkey_fprint;
 	snprintf(t->mdalg, sizeof(t->mdalg), "%s", *p->mdalg ? p->mdalg : "sha256");
 	if (EVP_get_digestbyname(t->mdalg) == NULL) {

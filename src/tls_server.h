@@ -77,6 +77,8 @@ struct tlss_ctx {
 	int		 loglevel;
 	int		 ncerts;	/* server certificates loaded */
 	int		 ask_ccert;
+	int		 req_ccert;
+	int		 verifydepth;	/* Postfix's ccert_verifydepth */
 	char		 mdalg[32];
 	int		 legacy_pkey_fprint;
 	struct scache	*cache;		/* borrowed; NULL: no server-side cache */
