@@ -42,6 +42,7 @@ static pthread_cond_t acc_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t acc_thread;
 static int	acc_wake[2] = { -1, -1 };
 static struct workq *acc_wq;
+static acceptor_stats_fn acc_stats_fn;
 /* Guarded by acc_lock: the pending hand-over. */
 static struct lst *acc_pending[ACC_MAX_LISTENERS];
 static size_t	acc_npending;
@@ -76,6 +77,25 @@ acc_refuse_handoff(const struct lst *l, int fd)
 	acc_nrefused++;
 }
 
+void
+acceptor_set_stats_fn(acceptor_stats_fn fn)
+{
+	acc_stats_fn = fn;
+}
+
+/* acc_stats - answer a stats socket client at once and close */
+static void
+acc_stats(int fd)
+{
+	char	 buf[4096];
+	size_t	 n = acc_stats_fn ? acc_stats_fn(buf, sizeof(buf)) : 0;
+
+	/* A few hundred bytes into a fresh socket buffer: never blocks. */
+	if (n > 0 && send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_warn("stats socket: send");
+	sys_close(&fd);
+}
+
 /* acc_accept - accept a burst from one listener */
 static int
 acc_accept(const struct lst *l)
@@ -101,6 +121,10 @@ acc_accept(const struct lst *l)
 			}
 			log_warn("accept on %s", l->label);
 			return (0);
+		}
+		if (l->kind == CFG_LST_STATS) {
+			acc_stats(fd);
+			continue;
 		}
 		snap = snap_current();
 		s = sess_new(snap, l, fd, (struct sockaddr *)&ss, len);

@@ -25,6 +25,10 @@
 struct lst;
 struct workq;
 
+/* Renders the stats socket's answer ("name value" lines) into buf; returns the length. */
+typedef size_t	(*acceptor_stats_fn)(char *buf, size_t len);
+void	acceptor_set_stats_fn(acceptor_stats_fn);
+
 int	acceptor_start(struct workq *, struct lst *const *, size_t);
 void	acceptor_set_listeners(struct lst *const *, size_t);
 void	acceptor_stop(void);

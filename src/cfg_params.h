@@ -349,6 +349,12 @@ CFG_PARAM(tlsproxy_pid_file, CFG_STR, 0, TLSPROXY_RUNSTATEDIR "/tlsproxy.pid", 0
     "File that holds the daemon's process ID.")
 CFG_PARAM(tlsproxy_drain_timeout, CFG_TIME, 0, "30s", 0, CFG_HOUR, NULL, CFG_SEC_OWN,
     "How long SIGTERM waits for live sessions before closing them.")
+CFG_PARAM(tlsproxy_stats_socket, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
+    "UNIX socket that answers each connection with the counters, one \"name value\" a line.")
+CFG_PARAM(tlsproxy_log_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
+    "Log to this file instead of syslog (reopened on SIGHUP, for log rotation).")
+CFG_PARAM(tlsproxy_log_rate_limit, CFG_INT, 0, "100", 0, 1000000, NULL, CFG_SEC_OWN,
+    "Most lines per second of one kind of log message; 0: no limit.")
 CFG_PARAM(tlsproxy_user, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
     "Account to run as after binding sockets and loading keys (when started as root).")
 CFG_PARAM(tlsproxy_group, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,

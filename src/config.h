@@ -48,6 +48,7 @@ enum cfg_type {
 enum cfg_listener_kind {
 	CFG_LST_HANDOFF = 1,	/* UNIX socket speaking the Postfix protocol */
 	CFG_LST_TCP,		/* TCP, implicit TLS, relays to a backend */
+	CFG_LST_STATS,		/* UNIX socket answering with the counters (not in the list) */
 };
 
 struct cfg_listener {

@@ -13,12 +13,16 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "attr.h"
+#include "config.h"
 #include "fdpass.h"
 #include "handoff.h"
 #include "log.h"
@@ -26,7 +30,9 @@
 #include "session.h"
 #include "stats.h"
 #include "sys.h"
+#include "tls_client.h"
 #include "tls_common.h"
+#include "tls_props.h"
 #include "tls_server.h"
 
 #define HANDOFF_REQ_TIMEOUT_MS	(100 * 1000)	/* request, then descriptor */
@@ -208,6 +214,367 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 	    (unsigned long long)res.to_local);
 }
 
+/*
+ * Client role: smtp(8)/lmtp(8) with connection reuse. Q2 says how to
+ * build the client SSL_CTX (group B) and how to run this session
+ * (group C); for the global TLS parameters of group A we use our own
+ * values, as Postfix's tlsproxy does, and warn once per distinct
+ * difference.
+ */
+
+/* Postfix's defaults of group A parameters that have no setting here. */
+static const struct {
+	const char	*name;
+	const char	*value;
+} handoff_param_defaults[] = {
+	{ "tls_ssl_options", "" },
+	{ "tls_dane_digests", "sha512 sha256" },
+	{ "tls_wildcard_matches_multiple_labels", "1" },
+	{ "tls_ffdhe_auto_groups", "ffdhe2048 ffdhe3072" },
+};
+
+#define HANDOFF_DIFF_SEEN	16	/* distinct differences warned about */
+static pthread_mutex_t handoff_diff_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t handoff_diff_seen[HANDOFF_DIFF_SEEN];	/* handoff_diff_lock */
+static size_t handoff_diff_next;
+
+/* handoff_our_param - our value of a group A parameter, as sent on the wire */
+static const char *
+handoff_our_param(const struct cfg *cfg, const char *name)
+{
+	const char *ours = name, *v;
+	size_t	 i;
+
+	if (strcmp(name, "config_file") == 0)
+		ours = "tls_config_file";
+	else if (strcmp(name, "config_name") == 0)
+		ours = "tls_config_name";
+	for (i = 0; i < cfg_param_count(); i++) {
+		if (strcmp(cfg_param_name(i), ours) != 0)
+			continue;
+		v = cfg_str(cfg, ours);
+		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
+			return ("1");
+		if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0)
+			return ("0");
+		return (v);
+	}
+	for (i = 0; i < sizeof(handoff_param_defaults) /
+	    sizeof(handoff_param_defaults[0]); i++)
+		if (strcmp(handoff_param_defaults[i].name, name) == 0)
+			return (handoff_param_defaults[i].value);
+	return (NULL);
+}
+
+/* handoff_diff - append "name = "theirs" (ours: "ours")" when they differ */
+static size_t
+handoff_diff(char *diff, size_t len, size_t n, const char *name,
+    const char *theirs, const char *ours)
+{
+	char	 a[160], b[160];
+
+	if (n >= len || ours == NULL || strcmp(theirs, ours) == 0)
+		return (n);
+	sys_printable(a, sizeof(a), theirs);
+	sys_printable(b, sizeof(b), ours);
+	return (n + (size_t)snprintf(diff + n, len - n, "%s%s = \"%s\" (ours: "
+	    "\"%s\")", n ? ", " : "", name, a, b));
+}
+
+/*
+ * handoff_check_params - warn (once per distinct difference) about
+ * group A parameters, and about group B files that are not the ones
+ * our tlsproxy_client_* settings name (those are used all the same).
+ */
+static void
+handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
+{
+	static const struct {
+		const char	*name;		/* in the request */
+		const char	*param;		/* ours */
+	} files[] = {
+		{ "chain_files", "tlsproxy_client_chain_files" },
+		{ "cert_file", "tlsproxy_client_cert_file" },
+		{ "key_file", "tlsproxy_client_key_file" },
+		{ "dcert_file", "tlsproxy_client_dcert_file" },
+		{ "dkey_file", "tlsproxy_client_dkey_file" },
+		{ "eccert_file", "tlsproxy_client_eccert_file" },
+		{ "eckey_file", "tlsproxy_client_eckey_file" },
+		{ "CAfile", "tlsproxy_client_CAfile" },
+		{ "CApath", "tlsproxy_client_CApath" },
+	};
+	const char *theirs[] = {
+		cp->chain_files, cp->cert_file, cp->key_file, cp->dcert_file,
+		cp->dkey_file, cp->eccert_file, cp->eckey_file, cp->CAfile, cp->CApath,
+	};
+	char	 diff[2048];
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t	 i, n = 0;
+	int	 seen = 0;
+
+	diff[0] = '\0';
+	for (i = 0; i < cp->nparams; i++)
+		n = handoff_diff(diff, sizeof(diff), n, cp->params[i].name,
+		    cp->params[i].value, handoff_our_param(cfg, cp->params[i].name));
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		n = handoff_diff(diff, sizeof(diff), n, files[i].name, theirs[i],
+		    cfg_str(cfg, files[i].param));
+	if (diff[0] == '\0')
+		return;
+	for (i = 0; diff[i] != '\0'; i++)
+		h = (h ^ (unsigned char)diff[i]) * 1099511628211ULL;
+	pthread_mutex_lock(&handoff_diff_lock);
+	for (i = 0; i < HANDOFF_DIFF_SEEN; i++)
+		if (handoff_diff_seen[i] == h)
+			seen = 1;
+	if (!seen) {
+		handoff_diff_seen[handoff_diff_next] = h;
+		handoff_diff_next = (handoff_diff_next + 1) % HANDOFF_DIFF_SEEN;
+	}
+	pthread_mutex_unlock(&handoff_diff_lock);
+	if (seen)
+		return;
+	log_warnx("request from tlsproxy client with unexpected settings");
+	log_warnx("client settings that differ from this daemon's: %s", diff);
+	log_warnx("this daemon uses its own tls_* parameters and the request's "
+	    "certificate files; to avoid this warning, give it the same tls_* and "
+	    "tlsproxy_client_* settings as the main.cf of that client");
+}
+
+/* handoff_client_disabled - tlsproxy_client_security_level = none, no maps */
+static int
+handoff_client_disabled(const struct cfg *cfg)
+{
+	return (strcmp(cfg_str(cfg, "tlsproxy_client_security_level"), "none") == 0 &&
+	    *cfg_str(cfg, "tlsproxy_client_policy_maps") == '\0' &&
+	    *cfg_str(cfg, "tlsproxy_client_per_site") == '\0');
+}
+
+/* handoff_refuse_client - status=0, then let the client close */
+static void
+handoff_refuse_client(struct sess *s)
+{
+	if (handoff_status(s, 0) == 0)
+		handoff_wait_eof(s);
+}
+
+/* handoff_client_fd - receive and check the remote peer socket */
+static int
+handoff_client_fd(struct sess *s)
+{
+	char	 err[256];
+	int	 fd;
+
+	if (fdpass_recv(s->plain_fd, &fd, sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS,
+	    err, sizeof(err)) < 0) {
+		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
+		return (-1);
+	}
+	sess_set_net_fd(s, fd);
+	err[0] = '\0';
+	if (handoff_check_fd(fd, err, sizeof(err)) == 0 &&
+	    sys_set_nonblock(fd, 1) < 0)
+		snprintf(err, sizeof(err), "fcntl: %s", strerror(errno));
+	if (err[0] != '\0') {
+		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* handoff_client_loglevel - Postfix TLS log level: its leading number */
+static int
+handoff_client_loglevel(const char *v)
+{
+	int	 n = 0;
+
+	while (*v >= '0' && *v <= '9' && n < 100)
+		n = n * 10 + (*v++ - '0');
+	return (n);
+}
+
+/* handoff_client_ssl - SSL for this request; NULL after logging why */
+static SSL *
+handoff_client_ssl(struct sess *s, const struct tprops_client *cp)
+{
+	const struct cfg *cfg = s->snap->cfg;
+	struct tlsc_init_props ip;
+	struct tlsc_start_props sp;
+	struct tlsc_ctx *ctx;
+	char	 ciphers[2048], err[512];
+	SSL	*ssl;
+
+	if (tls_cipher_list(cp->cipher_grade, cfg_str(cfg, "tls_high_cipherlist"),
+	    cfg_str(cfg, "tls_medium_cipherlist"), cfg_str(cfg, "tls_low_cipherlist"),
+	    cfg_str(cfg, "tls_export_cipherlist"), cfg_str(cfg, "tls_null_cipherlist"),
+	    cp->cipher_exclusions, ciphers, sizeof(ciphers), err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", cp->namaddr, err);
+		return (NULL);
+	}
+	memset(&ip, 0, sizeof(ip));
+	ip.loglevel = handoff_client_loglevel(cp->log_level);
+	ip.verifydepth = (int)(cp->verifydepth > 100 ? 100 : cp->verifydepth);
+	ip.cache_type = cp->cache_type;
+	ip.chain_files = cp->chain_files;
+	ip.cert_file = cp->cert_file;
+	ip.key_file = cp->key_file;
+	ip.dcert_file = cp->dcert_file;
+	ip.dkey_file = cp->dkey_file;
+	ip.eccert_file = cp->eccert_file;
+	ip.eckey_file = cp->eckey_file;
+	ip.CAfile = cp->CAfile;
+	ip.CApath = cp->CApath;
+	ip.append_default_CA = cfg_bool(cfg, "tls_append_default_CA");
+	ip.mdalg = *cp->init_mdalg ? cp->init_mdalg : "sha256";
+	ip.curves = cfg_str(cfg, "tls_eecdh_auto_curves");
+	ip.disable_workarounds = cfg_str(cfg, "tls_disable_workarounds");
+	if ((ctx = tlsc_ctx_get(&ip, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		log_warnx("TLS client initialization failed");
+		return (NULL);
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.level = cp->tls_level;
+	sp.namaddr = cp->namaddr;
+	sp.nexthop = cp->nexthop;
+	sp.host = cp->host;
+	sp.sni = cp->sni;
+	sp.serverid = cp->serverid;
+	sp.helo = cp->helo;
+	sp.protocols = cp->protocols;
+	sp.cipherlist = ciphers;
+	sp.match = cp->match;
+	sp.nmatch = cp->nmatch;
+	sp.mdalg = cp->mdalg;
+	sp.dane_domain = cp->dane_domain;
+	sp.tlsa = cp->tlsa;
+	sp.ntlsa = cp->ntlsa;
+	sp.legacy_pkey_fprint = cfg_bool(cfg, "tls_legacy_public_key_fingerprints");
+	sp.cache = 1;
+	ssl = tlsc_ssl_new(ctx, &sp, err, sizeof(err));
+	tlsc_ctx_release(ctx);		/* the SSL holds the SSL_CTX */
+	if (ssl == NULL) {
+		tls_log_errors();
+		log_warnx("%s: %s", cp->namaddr, err);
+	}
+	return (ssl);
+}
+
+/* handoff_send_context - R3, in the layout the client's version reads */
+static int
+handoff_send_context(struct sess *s, const struct tprops_context *x,
+    enum tprops_r3 r3)
+{
+	struct attr_rec rec;
+	unsigned char *buf = NULL;
+	size_t	 len;
+	int	 r = -1;
+
+	attr_rec_init(&rec);
+	if (tprops_context_encode(x, r3, &rec) < 0 ||
+	    (buf = malloc((len = attr_encoded_len(&rec)))) == NULL ||
+	    attr_encode(&rec, buf, len) != (long)len) {
+		log_warnx("cannot send TLS context: out of memory");
+		goto out;
+	}
+	if (sys_write_all(s->plain_fd, buf, len, sys_now_ms() +
+	    s->snap->watchdog_ms) < 0) {
+		log_warn("cannot send TLS context");
+		goto out;
+	}
+	r = 0;
+out:
+	free(buf);
+	attr_rec_free(&rec);
+	return (r);
+}
+
+/* handoff_client - the client role, after Q1 and Q2 */
+static void
+handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
+    unsigned int hs_timeout, unsigned int idle_timeout)
+{
+	struct tprops_client cp;
+	struct tprops_context ctx;
+	struct relay_result res;
+	enum tlsc_result hr;
+	char	 err[256];
+
+	if (tprops_client_decode(q2, &cp, err, sizeof(err)) < 0) {
+		log_warnx("handoff: receive client TLS settings: %s", err);
+		return;
+	}
+	if (handoff_client_disabled(s->snap->cfg)) {
+		log_warnx("TLS client role is disabled by configuration");
+		handoff_refuse_client(s);
+		goto out;
+	}
+	if (cp.tls_level > TPROPS_LEV_SECURE) {
+		log_warnx("%s: unknown TLS security level %u", cp.namaddr, cp.tls_level);
+		handoff_refuse_client(s);
+		goto out;
+	}
+	handoff_check_params(s->snap->cfg, &cp);
+	if ((s->ssl = handoff_client_ssl(s, &cp)) == NULL) {
+		handoff_refuse_client(s);
+		goto out;
+	}
+	if (handoff_status(s, 1) < 0)
+		goto out;
+	if (flags & HANDOFF_PROBE_ONLY) {
+		handoff_wait_eof(s);
+		goto out;
+	}
+	if (handoff_client_fd(s) < 0 || SSL_set_fd(s->ssl, s->net_fd) != 1) {
+		tls_log_errors();
+		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		goto out;
+	}
+	hr = tlsc_handshake(s->ssl, s->net_fd, s->plain_fd, sys_now_ms() +
+	    (int64_t)(hs_timeout ? hs_timeout : 1) * 1000, &s->busy);
+	if (hr != TLSC_OK) {
+		STATS_INC(STAT_HANDSHAKE_FAILED);
+		if (hr == TLSC_TIMEOUT)
+			log_warnx("ciphertext read/write timeout for %s", s->peer);
+		else if (hr == TLSC_LOCAL_GONE)
+			log_warnx("handoff: local client closed the connection during "
+			    "the TLS handshake with %s", s->peer);
+		tls_log_errors();
+		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		goto out;
+	}
+	if (!SSL_session_reused(s->ssl))
+		STATS_INC(STAT_HANDSHAKE_FULL);
+	else
+		STATS_INC(SSL_version(s->ssl) >= TLS1_3_VERSION ?
+		    STAT_HANDSHAKE_RESUMED_TICKET : STAT_HANDSHAKE_RESUMED_ID);
+	tlsc_finish(s->ssl, &ctx);
+	/* The context goes out before any byte from the remote server. */
+	if ((flags & HANDOFF_SEND_CONTEXT) &&
+	    handoff_send_context(s, &ctx, cp.r3) < 0)
+		goto out;
+	relay_run(s->plain_fd, s->ssl, s->net_fd,
+	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
+	    &s->busy, &res);
+	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
+		tlsc_mark_clean(s->ssl);
+	STATS_ADD(STAT_BYTES_TO_REMOTE, res.to_remote);
+	STATS_ADD(STAT_BYTES_TO_LOCAL, res.to_local);
+	if (res.end == RELAY_TIMEOUT) {
+		STATS_INC(STAT_TIMEOUTS);
+		log_warnx("ciphertext read/write timeout for %s", s->peer);
+	} else if (res.end == RELAY_REMOTE_ERROR) {
+		tls_log_errors();
+	}
+	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
+	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
+	    (unsigned long long)res.to_local);
+out:
+	tprops_client_free(&cp);
+}
+
 void
 handoff_run(struct sess *s)
 {
@@ -263,10 +630,7 @@ handoff_run(struct sess *s)
 			log_warnx("handoff: receive client TLS settings: %s", err);
 			goto done;
 		}
-		log_warnx("handoff: TLS client role (flags=0x%x) is not supported yet; "
-		    "answered status=0", flags);
-		if (handoff_status(s, 0) == 0)
-			handoff_wait_eof(s);
+		handoff_client(s, &q2, flags, t1, t2);
 		goto done;
 	}
 

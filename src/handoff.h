@@ -7,8 +7,13 @@
  *	handoff_run() serves one local client (postscreen, or a tool) as
  *	Postfix 3.7's tlsproxy does: announcement, request, status,
  *	descriptor, TLS server handshake on that descriptor, then the
- *	plaintext relay. Client-role requests are answered status=0 for
- *	now. Every failure ends in a log line and a clean teardown by the
+ *	plaintext relay. In the client role (smtp(8)/lmtp(8) with TLS
+ *	connection reuse) it reads the TLS properties that follow the
+ *	request, performs the TLS client handshake at the requested
+ *	security level, sends the TLS context record in the layout of the
+ *	client's Postfix version, then relays; group A (global TLS
+ *	parameters) is compared with our own values, which are the ones
+ *	used. Every failure ends in a log line and a clean teardown by the
  *	caller (sess_free()).
  *
  *	handoff_refuse_bytes() is what the acceptor writes, without

@@ -26,6 +26,8 @@ lst_key_of(const struct cfg_listener *c, char *buf, size_t len)
 {
 	if (c->kind == CFG_LST_HANDOFF)
 		snprintf(buf, len, "handoff:%s", c->handoff);
+	else if (c->kind == CFG_LST_STATS)
+		snprintf(buf, len, "stats:%s", c->handoff);
 	else
 		snprintf(buf, len, "tcp:%s", c->listen);
 }
@@ -53,7 +55,7 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 	snprintf(l->scope, sizeof(l->scope), "%s%s", c->name ? "name:" : "",
 	    c->name ? c->name : l->key);
 	snprintf(l->label, sizeof(l->label), "%s",
-	    c->kind == CFG_LST_HANDOFF ? c->handoff : c->listen);
+	    c->kind != CFG_LST_TCP ? c->handoff : c->listen);
 	if (c->kind == CFG_LST_TCP) {
 		snprintf(l->backend_label, sizeof(l->backend_label), "%s", c->backend);
 		if (sys_parse_addr(c->backend, 0, &l->backend, aerr, sizeof(aerr)) < 0) {
@@ -171,14 +173,14 @@ lst_open(const struct cfg_listener *c, char *err, size_t errlen)
 
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
-	rc = c->kind == CFG_LST_HANDOFF ? lst_bind_unix(l, c, err, errlen) :
+	rc = c->kind != CFG_LST_TCP ? lst_bind_unix(l, c, err, errlen) :
 	    lst_bind_tcp(l, c, err, errlen);
 	if (rc == 0 && listen(l->fd, LST_BACKLOG) < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", l->label, strerror(errno));
 		rc = -1;
 	}
 	if (rc < 0) {
-		if (l->fd >= 0 && c->kind == CFG_LST_HANDOFF)
+		if (l->fd >= 0 && c->kind != CFG_LST_TCP)
 			(void)unlink(c->handoff);
 		sys_close(&l->fd);
 		free(l);
@@ -204,7 +206,7 @@ lst_adopt(struct lst *old, const struct cfg_listener *c, char *err, size_t errle
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
 	/* Same socket file; its mode or owner may have changed. */
-	if (c->kind == CFG_LST_HANDOFF && lst_set_perms(c, err, errlen) < 0) {
+	if (c->kind != CFG_LST_TCP && lst_set_perms(c, err, errlen) < 0) {
 		free(l);
 		return (NULL);
 	}
@@ -221,7 +223,7 @@ lst_close(struct lst *l)
 	if (l->magic != LST_MAGIC)
 		log_panic("%s: bad magic", __func__);
 	if (!l->adopted) {
-		if (l->fd >= 0 && l->kind == CFG_LST_HANDOFF)
+		if (l->fd >= 0 && l->kind != CFG_LST_TCP)
 			(void)unlink(l->label);
 		sys_close(&l->fd);
 	}

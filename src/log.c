@@ -8,8 +8,10 @@
  *	outside it).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,21 @@
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char	log_ident[128] = "tlsproxy";
 static int	log_to_stderr = 1;
+static int	log_fd = -1;		/* log file, or -1 */
 static atomic_int log_is_verbose;
+static atomic_int log_rate = 0;		/* lines/s per format; 0 = no limit */
+
+/*
+ * Rate limiting: one slot per message format (the format string's
+ * address identifies the call site), in a small open-addressed table.
+ */
+#define LOG_RL_SLOTS	256
+static struct {
+	const char *fmt;
+	time_t	 second;
+	int	 count;
+	int	 suppressed;
+} log_rl[LOG_RL_SLOTS];
 
 static const struct {
 	const char *name;
@@ -67,6 +83,68 @@ log_init(const char *ident, int facility, int to_stderr, int verbose)
 	}
 }
 
+int
+log_set_file(const char *path)
+{
+	int	 fd = -1, old;
+
+	if (path != NULL && *path != '\0' &&
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return (-1);
+	pthread_mutex_lock(&log_lock);
+	old = log_fd;
+	log_fd = fd;
+	pthread_mutex_unlock(&log_lock);
+	if (old >= 0)
+		close(old);
+	return (0);
+}
+
+void
+log_set_rate_limit(int per_second)
+{
+	atomic_store(&log_rate, per_second);
+}
+
+/*
+ * log_rate_check - may a line of this format go out now? Returns 1 to
+ * log it, 0 to drop it; *flushed is set to the count dropped in the
+ * previous second, to be reported first.
+ */
+static int
+log_rate_check(const char *fmt, int *flushed)
+{
+	size_t	 i, h = ((uintptr_t)fmt >> 4) % LOG_RL_SLOTS;
+	time_t	 now;
+	int	 limit = atomic_load(&log_rate), ok = 1;
+
+	*flushed = 0;
+	if (limit <= 0)
+		return (1);
+	now = time(NULL);
+	pthread_mutex_lock(&log_lock);
+	for (i = 0; i < LOG_RL_SLOTS; i++) {
+		size_t j = (h + i) % LOG_RL_SLOTS;
+		if (log_rl[j].fmt == fmt || log_rl[j].fmt == NULL) {
+			if (log_rl[j].fmt == NULL)
+				log_rl[j].fmt = fmt;
+			if (log_rl[j].second != now) {
+				*flushed = log_rl[j].suppressed;
+				log_rl[j].second = now;
+				log_rl[j].count = 0;
+				log_rl[j].suppressed = 0;
+			}
+			if (++log_rl[j].count > limit) {
+				log_rl[j].suppressed++;
+				ok = 0;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&log_lock);
+	return (ok);		/* table full: no limit for new formats */
+}
+
 void
 log_set_verbose(int v)
 {
@@ -79,29 +157,24 @@ log_verbose(void)
 	return (log_is_verbose);
 }
 
-/* log_emit - format once, then one write or one syslog call */
+static const char log_trace_prefix[] = "";
+
+/* log_write_line - one syslog call, or one write(2) of a whole line */
 static void
-log_emit(int prio, const char *prefix, const char *fmt, va_list ap, int err)
+log_write_line(int prio, const char *msg)
 {
-	char	 msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 192], ident[128];
-	char	 stamp[32];
+	char	 line[LOG_LINE_MAX + 192], ident[128], stamp[32];
 	size_t	 n;
-	int	 to_stderr;
+	int	 to_stderr, fd;
 	struct tm tm;
 	time_t	 now;
 
-	n = (size_t)snprintf(msg, sizeof(msg), "%s", prefix);
-	if (n < sizeof(msg))
-		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
-	if (err) {
-		n = strlen(msg);
-		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
-	}
 	pthread_mutex_lock(&log_lock);
 	to_stderr = log_to_stderr;
+	fd = log_to_stderr ? STDERR_FILENO : log_fd;
 	memcpy(ident, log_ident, sizeof(ident));
-	pthread_mutex_unlock(&log_lock);
-	if (!to_stderr) {
+	if (fd < 0) {
+		pthread_mutex_unlock(&log_lock);
 		syslog(prio, "%s", msg);
 		return;
 	}
@@ -114,9 +187,41 @@ log_emit(int prio, const char *prefix, const char *fmt, va_list ap, int err)
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	/* One write per line: concurrent lines never interleave. */
-	if (write(STDERR_FILENO, line, n) < 0)
+	/*
+	 * One write per line: concurrent lines never interleave. The lock
+	 * keeps the log file open meanwhile (a reload may reopen it); a
+	 * write of one line to a file or a terminal does not block long.
+	 */
+	if (write(fd, line, n) < 0 && !to_stderr)
+		(void)0;
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* log_emit - rate check, format once, then write */
+static void
+log_emit(int prio, const char *prefix, const char *fmt, va_list ap, int err)
+{
+	char	 msg[LOG_LINE_MAX];
+	size_t	 n;
+	int	 dropped;
+
+	dropped = 0;
+	if (prio > LOG_CRIT && prefix != log_trace_prefix &&
+	    !log_rate_check(fmt, &dropped))
 		return;
+	if (dropped > 0) {
+		snprintf(msg, sizeof(msg), "%s%d similar messages suppressed "
+		    "(tlsproxy_log_rate_limit)", prefix, dropped);
+		log_write_line(prio, msg);
+	}
+	n = (size_t)snprintf(msg, sizeof(msg), "%s", prefix);
+	if (n < sizeof(msg))
+		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	if (err) {
+		n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
+	}
+	log_write_line(prio, msg);
 }
 
 #define LOG_BODY(prio, prefix, err) do {		\
@@ -131,6 +236,12 @@ void
 log_info(const char *fmt, ...)
 {
 	LOG_BODY(LOG_INFO, "", 0);
+}
+
+void
+log_trace(const char *fmt, ...)
+{
+	LOG_BODY(LOG_INFO, log_trace_prefix, 0);
 }
 
 void

@@ -15,6 +15,13 @@
  *	for startup and environment failures only, never inside a
  *	session. log_panic() logs "panic: ..." and aborts: our own bug.
  *	log_debug() prints only with -v.
+ *
+ *	log_set_file() sends lines to a file instead of syslog (same line
+ *	format as stderr); calling it again reopens the file (rotation).
+ *	log_set_rate_limit() caps the lines per second of each message
+ *	format: the excess is counted and summed up in one "N similar
+ *	messages suppressed" line, so a flood of failing handshakes cannot
+ *	flood the log.
  */
 #ifndef TLSPROXY_LOG_H
 #define TLSPROXY_LOG_H
@@ -25,11 +32,17 @@
 
 int	log_facility_code(const char *name);	/* -1 if unknown */
 void	log_init(const char *ident, int facility, int to_stderr, int verbose);
+/* Log to a file (appending) instead of syslog; "" = syslog. 0 or -1 (errno). */
+int	log_set_file(const char *path);
+/* Most lines per second of one message format; 0: unlimited. */
+void	log_set_rate_limit(int per_second);
 void	log_set_verbose(int);
 int	log_verbose(void);
 
 void	log_info(const char *, ...) LOG_PRINTF(1, 2);
 void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
+/* Like log_info, but never rate limited: TLS loglevel 2-4 traces asked for. */
+void	log_trace(const char *, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);
 void	log_warn(const char *, ...) LOG_PRINTF(1, 2);
 void	fatalx(const char *, ...) LOG_PRINTF(1, 2) __attribute__((noreturn));

@@ -107,6 +107,11 @@ main_log_setup(const struct cfg *cfg, int to_stderr)
 	if ((fac = log_facility_code(cfg_str(cfg, "syslog_facility"))) < 0)
 		fac = log_facility_code("mail");
 	log_init(ident, fac, to_stderr, main_verbose);
+	log_set_rate_limit((int)cfg_int(cfg, "tlsproxy_log_rate_limit"));
+	/* (Re)open the log file: SIGHUP after rotation starts a new one. */
+	if (!to_stderr && log_set_file(cfg_str(cfg, "tlsproxy_log_file")) < 0)
+		log_warn("cannot open tlsproxy_log_file %s", cfg_str(cfg,
+		    "tlsproxy_log_file"));
 }
 
 /*
@@ -119,14 +124,21 @@ main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
     char *err, size_t errlen)
 {
 	struct lst *from[MAIN_MAX_LISTENERS];
-	size_t	 n = cfg_listener_count(cfg), i, j;
+	size_t	 n = cfg_listener_count(cfg), i, j, nall;
+	struct cfg_listener stats;
+	const char *spath = cfg_str(cfg, "tlsproxy_stats_socket");
 
-	if (n > MAIN_MAX_LISTENERS) {
+	memset(&stats, 0, sizeof(stats));
+	stats.kind = CFG_LST_STATS;
+	stats.handoff = (char *)spath;
+	stats.mode = 0600;		/* counters are for the operator only */
+	nall = n + (*spath != '\0');
+	if (nall > MAIN_MAX_LISTENERS) {
 		snprintf(err, errlen, "too many listeners (at most %d)", MAIN_MAX_LISTENERS);
 		return (-1);
 	}
-	for (i = 0; i < n; i++) {
-		const struct cfg_listener *c = cfg_listener_get(cfg, i);
+	for (i = 0; i < nall; i++) {
+		const struct cfg_listener *c = i < n ? cfg_listener_get(cfg, i) : &stats;
 
 		from[i] = NULL;
 		for (j = 0; j < main_nlsts; j++)
@@ -141,7 +153,7 @@ main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
 		if (out[i] == NULL)
 			goto fail;
 	}
-	*nout = n;
+	*nout = nall;
 	return (0);
 fail:
 	while (i-- > 0) {
@@ -212,6 +224,27 @@ main_log_lines(char *buf)
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save))
 		log_warnx("%s", line);
+}
+
+static struct workq *main_wq;		/* for the stats socket's gauges */
+
+/* main_stats_render - the stats socket's answer: gauges, then counters */
+static size_t
+main_stats_render(char *buf, size_t len)
+{
+	struct scache_stats st;
+	unsigned int queued = 0, busy = 0;
+	size_t	 n;
+
+	if (main_wq != NULL)
+		workq_counts(main_wq, &queued, &busy);
+	scache_get_stats(main_cache, &st);
+	n = (size_t)snprintf(buf, len, "sessions_live %u\nworkers_busy %u\n"
+	    "queue_waiting %u\ncache_entries %zu\ncache_bytes %zu\n", sess_live(),
+	    busy, queued, st.entries, st.bytes);
+	if (n >= len)
+		return (len);
+	return (n + stats_render(buf + n, len - n));
 }
 
 /* main_log_cache - the session cache's own counters */
@@ -516,6 +549,8 @@ main(int argc, char **argv)
 	    (unsigned int)cfg_int(snap->cfg, "tlsproxy_queue_limit"),
 	    MAIN_WORKER_STACK, sess_run, sess_drop, NULL)) == NULL)
 		fatal("cannot start %d worker threads", threads);
+	main_wq = wq;
+	acceptor_set_stats_fn(main_stats_render);
 	if (acceptor_start(wq, main_lsts, main_nlsts) < 0)
 		fatal("cannot start the acceptor thread");
 	log_info("daemon started: %d worker threads, %zu listener%s (%s%s)", threads,

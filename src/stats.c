@@ -61,3 +61,15 @@ stats_log(void)
 	}
 	log_info("statistics: %s", line);
 }
+
+size_t
+stats_render(char *buf, size_t len)
+{
+	size_t	 n = 0;
+	int	 i;
+
+	for (i = 0; i < STAT_NCOUNTERS && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s %llu\n", stats_names[i],
+		    (unsigned long long)stats_get((enum stat_id)i));
+	return (n < len ? n : len);
+}

@@ -48,5 +48,7 @@ extern _Atomic uint64_t stats_counters[STAT_NCOUNTERS];
 uint64_t	 stats_get(enum stat_id);
 const char	*stats_name(enum stat_id);
 void		 stats_log(void);
+/* Every counter as "name value\n" lines into buf; returns the length used. */
+size_t		 stats_render(char *buf, size_t len);
 
 #endif

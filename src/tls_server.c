@@ -479,13 +479,13 @@ tlss_info_cb(const SSL *ssl, int where, int ret)
 	if (label == NULL)
 		label = "unknown";
 	if (where & SSL_CB_LOOP)
-		log_info("%s: SSL_accept:%s", label, SSL_state_string_long(ssl));
+		log_trace("%s: SSL_accept:%s", label, SSL_state_string_long(ssl));
 	else if ((where & SSL_CB_ALERT) && (ret & 0xff) != SSL3_AD_CLOSE_NOTIFY)
-		log_info("%s: SSL3 alert %s:%s:%s", label,
+		log_trace("%s: SSL3 alert %s:%s:%s", label,
 		    (where & SSL_CB_READ) ? "read" : "write",
 		    SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
 	else if ((where & SSL_CB_EXIT) && ret == 0)
-		log_info("%s: SSL_accept:failed in %s", label,
+		log_trace("%s: SSL_accept:failed in %s", label,
 		    SSL_state_string_long(ssl));
 }
 
@@ -507,7 +507,7 @@ tlss_hexdump(const char *label, const unsigned char *p, size_t len)
 		for (i = row; i < row + 16 && i < len; i++)
 			line[n++] = (p[i] >= 32 && p[i] < 127) ? (char)p[i] : '.';
 		line[n] = '\0';
-		log_info("%s: %s", label, line);
+		log_trace("%s: %s", label, line);
 	}
 }
 
@@ -523,7 +523,7 @@ tlss_msg_cb(int write_p, int version, int content_type, const void *buf,
 	/* Level 3: the handshake, records included; level 4: everything. */
 	if (t->loglevel < 4 && !SSL_in_init(ssl))
 		return;
-	log_info("%s: %s %s record type %d, %zu bytes", label ? label : "unknown",
+	log_trace("%s: %s %s record type %d, %zu bytes", label ? label : "unknown",
 	    write_p ? "sent" : "received",
 	    content_type == SSL3_RT_HANDSHAKE ? "handshake" :
 	    content_type == SSL3_RT_ALERT ? "alert" :

@@ -47,6 +47,50 @@ tp_unregister_pid "$DPID"
 [ -e "$T/tlsproxy.pid" ] && tp_fail "pid file left behind"
 tp_ok "status, reload and stop work through the pid file"
 
+tp_check "stats socket answers with counters; log file and rate limit"
+write_conf "tlsproxy_stats_socket = \"$T/stats.sock\"; tlsproxy_log_file = \"$T/file.log\"; tlsproxy_log_rate_limit = 3;"
+"$TLSPROXY_BIN" -c "$T/tlsproxy.conf" || tp_fail "daemon did not start"
+tp_wait_for 10 test -s "$T/tlsproxy.pid" || tp_fail "no pid file"
+DPID=$(cat "$T/tlsproxy.pid")
+tp_register_pid "$DPID"
+tp_wait_for 10 test -S "$T/stats.sock" || tp_fail "no stats socket"
+[ "$(stat -c %a "$T/stats.sock")" = 600 ] || tp_fail "stats socket mode $(stat -c %a "$T/stats.sock")"
+echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet >/dev/null 2>&1
+python3 - "$P" <<'PY'
+import socket, sys, time
+# A burst of 10 non-TLS clients within well under a second.
+cs = []
+for i in range(10):
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); c.sendall(b"GARBAGE\r\n"); cs.append(c)
+for c in cs:
+    c.settimeout(5)
+    try: c.recv(100)
+    except OSError: pass
+    c.close()
+PY
+stats=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
+while True:
+    b=s.recv(4096)
+    if not b: break
+    d+=b
+print(d.decode())' "$T/stats.sock")
+echo "$stats" | sed 's/^/    | /'
+echo "$stats" | grep -q '^sessions_tcp [1-9]' || tp_fail "stats: sessions_tcp not counted"
+echo "$stats" | grep -q '^handshakes_full [1-9]' || tp_fail "stats: handshakes_full not counted"
+echo "$stats" | grep -q '^sessions_live [0-9]' || tp_fail "stats: no sessions_live gauge"
+tp_wait_for 10 tp_log_has "$T/file.log" "daemon started" || tp_fail "nothing in tlsproxy_log_file"
+sleep 1.2
+echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet >/dev/null 2>&1
+n=$(grep -c 'TLS handshake failed for service' "$T/file.log")
+[ "$n" -lt 10 ] || tp_fail "rate limit did not hold back repeated lines ($n handshake failures logged)"
+tp_wait_for 10 tp_log_has "$T/file.log" "similar messages suppressed" || tp_fail "no 'suppressed' summary line"
+mv "$T/file.log" "$T/file.log.1"
+ctl reload >/dev/null
+tp_wait_for 10 test -s "$T/file.log" || tp_fail "log file not reopened after reload"
+ctl stop >/dev/null || tp_fail "-s stop failed"
+tp_unregister_pid "$DPID"
+tp_ok "stats socket, log file (reopened on reload) and rate limit work"
+
 if [ "$(id -u)" != 0 ]; then
 	tp_say "not root: privilege drop not tested"
 	tp_say "PASS"

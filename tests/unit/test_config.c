@@ -255,7 +255,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_path(c), "(defaults)");
 
 	/* Table introspection, and every entry readable by name. */
-	EXPECT_INT((long)cfg_param_count(), 132);
+	EXPECT_INT((long)cfg_param_count(), 135);
 	for (i = 0; i < cfg_param_count(); i++) {
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_name(i));
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_default(i));

@@ -1,0 +1,191 @@
+/*
+ * NAME
+ *	tls_props - client-role TLS properties (Q2) and TLS context (R3)
+ * SYNOPSIS
+ *	#include "tls_props.h"
+ * DESCRIPTION
+ *	smtp(8) and lmtp(8) follow their client-role request with one
+ *	record of three groups: the global TLS parameters of their main.cf
+ *	(group A), the properties that build a client SSL_CTX (group B)
+ *	and the per-session properties (group C: level, names, protocols,
+ *	cipher grade, match list, TLSA records). After the handshake the
+ *	proxy answers with the TLS context record that smtp(8) reads
+ *	strictly.
+ *
+ *	tprops_client_decode() reads such a record by position and
+ *	leniently: attribute names it does not know are skipped, names
+ *	that a version may leave out are optional, everything else must
+ *	come in order. Group A is kept as an ordered name/value list; the
+ *	TLSA data is base64-decoded. From the attributes present it picks
+ *	the context layout the client expects (r3):
+ *	- TPROPS_R3_35: Postfix 3.4-3.5 (old DANE form): 21 attributes;
+ *	- TPROPS_R3_36: 3.6-3.8 (the 3.7 captures): 22 attributes;
+ *	- TPROPS_R3_39: 3.9 (enable_rpk): + ctos_rpk, stoc_rpk;
+ *	- TPROPS_R3_310: 3.10-3.11 (tlsrpt): + rpt_reported;
+ *	- TPROPS_R3_312: 3.12 development (trace_size_limit):
+ *	  + trace_size_limit.
+ *	A 3.4/3.5 client is recognised only by its DANE encoding (dane=1);
+ *	without TLSA data it gets the 3.6 layout.
+ *
+ *	The decoded strings point into the record, which must outlive
+ *	the struct; tprops_client_free() releases what the struct owns
+ *	(the match list and the TLSA records).
+ *
+ *	tprops_context_encode() writes the context record for a layout;
+ *	tprops_context_summary() formats the handshake summary from the
+ *	context fields as Postfix logs it: "TLSv1.3 with cipher X (256/256
+ *	bits) key-exchange X25519 server-signature RSA-PSS (2048 bits)
+ *	server-digest SHA256"; tprops_trust() names the trust level
+ *	("Anonymous", "Untrusted", "Trusted", "Verified").
+ *
+ *	tprops_b64_decode() decodes standard base64 with padding.
+ * DIAGNOSTICS
+ *	tprops_client_decode(): -1 with a reason in err ("missing
+ *	attribute tls_level", "malformed numerical data for count: x",
+ *	...), the struct then holds nothing to free.
+ */
+#ifndef TLSPROXY_TLS_PROPS_H
+#define TLSPROXY_TLS_PROPS_H
+
+#include <stddef.h>
+
+#include "attr.h"
+
+/* tls_level values (request) and level (context). */
+#define TPROPS_LEV_NONE		0
+#define TPROPS_LEV_MAY		1
+#define TPROPS_LEV_ENCRYPT	2
+#define TPROPS_LEV_FPRINT	3
+#define TPROPS_LEV_HALF_DANE	4
+#define TPROPS_LEV_DANE		5
+#define TPROPS_LEV_DANE_ONLY	6
+#define TPROPS_LEV_VERIFY	7
+#define TPROPS_LEV_SECURE	8
+
+/* peer_status bits. */
+#define TPROPS_PEER_PRESENT	(1 << 0)
+#define TPROPS_PEER_ALTNAME	(1 << 1)
+#define TPROPS_PEER_TRUSTED	(1 << 2)
+#define TPROPS_PEER_MATCHED	(1 << 3)
+#define TPROPS_PEER_SECURED	(1 << 4)
+
+#define TPROPS_MATCH_MAX	256	/* match names accepted */
+#define TPROPS_TLSA_MAX		256	/* TLSA records accepted */
+#define TPROPS_PARAMS_MAX	64	/* group A attributes kept */
+
+enum tprops_r3 {
+	TPROPS_R3_35 = 1,
+	TPROPS_R3_36,
+	TPROPS_R3_39,
+	TPROPS_R3_310,
+	TPROPS_R3_312,
+};
+
+struct tprops_kv {
+	const char	*name;		/* borrowed from the record */
+	const char	*value;
+};
+
+struct tprops_tlsa {
+	unsigned int	 usage;
+	unsigned int	 selector;
+	unsigned int	 mtype;
+	unsigned char	*data;		/* owned: decoded bytes */
+	size_t		 len;
+};
+
+struct tprops_client {
+	/* Group A: TLS_CLIENT_PARAMS, in request order. */
+	struct tprops_kv params[TPROPS_PARAMS_MAX];
+	size_t		 nparams;
+	/* Group B: TLS_CLIENT_INIT_PROPS. */
+	const char	*log_param;
+	const char	*log_level;
+	unsigned int	 verifydepth;
+	const char	*cache_type;
+	const char	*chain_files;
+	const char	*cert_file;
+	const char	*key_file;
+	const char	*dcert_file;
+	const char	*dkey_file;
+	const char	*eccert_file;
+	const char	*eckey_file;
+	const char	*CAfile;
+	const char	*CApath;
+	const char	*init_mdalg;
+	/* Group C: TLS_CLIENT_START_PROPS. */
+	unsigned int	 timeout;
+	unsigned int	 tls_level;
+	const char	*nexthop;
+	const char	*host;
+	const char	*namaddr;
+	const char	*sni;
+	const char	*serverid;
+	const char	*helo;
+	const char	*protocols;
+	const char	*cipher_grade;
+	const char	*cipher_exclusions;
+	const char	**match;	/* owned array of borrowed strings */
+	size_t		 nmatch;
+	const char	*mdalg;
+	unsigned int	 dane;		/* 1: TLSA data was sent */
+	const char	*dane_domain;	/* "" without DANE */
+	struct tprops_tlsa *tlsa;	/* owned */
+	size_t		 ntlsa;
+	int		 legacy_dane;	/* 3.4/3.5 TLSA encoding (not used) */
+	enum tprops_r3	 r3;		/* context layout to answer with */
+};
+
+int	tprops_client_decode(const struct attr_rec *, struct tprops_client *,
+	    char *err, size_t errlen);
+void	tprops_client_free(struct tprops_client *);
+/* Value of a group A parameter, or NULL when the request has none. */
+const char *tprops_param(const struct tprops_client *, const char *name);
+const char *tprops_level_name(unsigned int level);
+
+#define TPROPS_CN_MAX		256
+#define TPROPS_FPRINT_MAX	(64 * 3 + 1)	/* SHA-512 as AB:CD:... */
+#define TPROPS_NAME_MAX		64
+#define TPROPS_NAMADDR_MAX	600
+
+/* R3: TLS_SESS_STATE as the client role sends it. */
+struct tprops_context {
+	char		 peer_CN[TPROPS_CN_MAX];
+	char		 issuer_CN[TPROPS_CN_MAX];
+	char		 peer_fingerprint[TPROPS_FPRINT_MAX];
+	char		 peer_pubkey_fingerprint[TPROPS_FPRINT_MAX];
+	unsigned int	 level;
+	unsigned int	 peer_status;
+	char		 cipher_protocol[TPROPS_NAME_MAX];
+	char		 cipher_name[TPROPS_NAME_MAX * 2];
+	unsigned int	 cipher_usebits;
+	unsigned int	 cipher_algbits;
+	char		 key_exchange[TPROPS_NAME_MAX];
+	char		 key_exchange_curve[TPROPS_NAME_MAX];
+	unsigned int	 key_exchange_bits;
+	unsigned int	 ctos_rpk;	/* 3.9+ only */
+	unsigned int	 stoc_rpk;
+	char		 clnt_signature[TPROPS_NAME_MAX];
+	char		 clnt_signature_curve[TPROPS_NAME_MAX];
+	unsigned int	 clnt_signature_bits;
+	char		 clnt_signature_digest[TPROPS_NAME_MAX];
+	char		 srvr_signature[TPROPS_NAME_MAX];
+	char		 srvr_signature_curve[TPROPS_NAME_MAX];
+	unsigned int	 srvr_signature_bits;
+	char		 srvr_signature_digest[TPROPS_NAME_MAX];
+	char		 namaddr[TPROPS_NAMADDR_MAX];
+	unsigned int	 rpt_reported;	/* 3.10+ only */
+	unsigned int	 trace_size_limit;	/* 3.12 only */
+};
+
+/* Append the context attributes for layout r3 to out (empty); 0 or -1. */
+int	tprops_context_encode(const struct tprops_context *, enum tprops_r3,
+	    struct attr_rec *out);
+void	tprops_context_summary(const struct tprops_context *, char *buf,
+	    size_t buflen);
+const char *tprops_trust(unsigned int peer_status);
+
+/* Decoded length, or -1 on bad input or when out is too small. */
+long	tprops_b64_decode(const char *in, unsigned char *out, size_t outlen);
+
+#endif
