@@ -21,6 +21,14 @@ STARTTLS_CLIENT=$SHARED_DIR/tools/smtp_starttls_client.py
 [ -f "$STARTTLS_CLIENT" ] || tp_hard_error "missing $STARTTLS_CLIENT (SHARED_DIR=$SHARED_DIR)"
 tp_add_log "$MAILLOG"
 
+# One Postfix test at a time: t_client_role.sh reconfigures the same Postfix.
+if command -v flock >/dev/null 2>&1; then
+	LOCK=/run/lock/tlsproxy-postfix-tests.lock
+	[ -d /run/lock ] || LOCK=/tmp/tlsproxy-postfix-tests.lock
+	exec 9>"$LOCK"
+	flock -w "$(tp_secs 300)" 9 || tp_hard_error "another Postfix test holds $LOCK"
+fi
+
 POSTFIX_STARTED=0
 stop_postfix() {
 	if [ "$POSTFIX_STARTED" = 1 ] && postfix status >/dev/null 2>&1; then
