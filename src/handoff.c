@@ -140,6 +140,7 @@ handoff_wait_eof(struct sess *s)
 static int
 handoff_check_fd(int fd, char *err, size_t errlen)
 {
+	struct sockaddr_storage peer;
 	struct stat st;
 	int	 type = 0;
 	socklen_t len = sizeof(type);
@@ -155,6 +156,13 @@ handoff_check_fd(int fd, char *err, size_t errlen)
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    type != SOCK_STREAM) {
 		snprintf(err, errlen, "received descriptor is not a stream socket");
+		return (-1);
+	}
+	/* A listening or never-connected socket has no peer to talk TLS with. */
+	len = sizeof(peer);
+	if (getpeername(fd, (struct sockaddr *)&peer, &len) < 0) {
+		snprintf(err, errlen, "received socket is not connected: %s",
+		    strerror(errno));
 		return (-1);
 	}
 	return (0);

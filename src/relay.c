@@ -156,6 +156,7 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 			ERR_clear_error();
 			if (busy)
 				*busy = sys_now_ms();
+			errno = 0;
 			r = SSL_read(ssl, down->data, sizeof(down->data));
 			if (busy)
 				*busy = 0;
@@ -170,9 +171,10 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 					rd_want = e;
 				} else {
 					remote_eof = 1;
+					/* A plain EOF is an end; a reset is an error. */
 					res->end = (e == SSL_ERROR_ZERO_RETURN ||
-					    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) ?
-					    RELAY_REMOTE_EOF : RELAY_REMOTE_ERROR;
+					    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+					    errno == 0)) ? RELAY_REMOTE_EOF : RELAY_REMOTE_ERROR;
 					progress = 1;
 				}
 			}

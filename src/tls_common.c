@@ -48,8 +48,12 @@ tls_log_errors(void)
 
 	while ((code = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
 		ERR_error_string_n(code, buf, sizeof(buf));
-		log_warnx("TLS library problem: %s:%s:%d:%s:", buf, file, line,
-		    (flags & ERR_TXT_STRING) ? data : "");
+		/* Postfix's form: the data field only when there is one. */
+		if ((flags & ERR_TXT_STRING) && data != NULL && *data != '\0')
+			log_warnx("TLS library problem: %s:%s:%d:%s:", buf, file,
+			    line, data);
+		else
+			log_warnx("TLS library problem: %s:%s:%d:", buf, file, line);
 	}
 }
 

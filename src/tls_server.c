@@ -1004,5 +1004,9 @@ tlss_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
 			return (TLSS_FAIL);
 		if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			return (TLSS_LOCAL_GONE);
+		/* A dead socket with nothing left to read would spin: give up. */
+		if ((pfd[0].revents & (POLLERR | POLLNVAL)) ||
+		    ((pfd[0].revents & POLLHUP) && !(pfd[0].revents & POLLIN)))
+			return (TLSS_FAIL);
 	}
 }
