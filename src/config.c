@@ -371,7 +371,7 @@ cfg_err(struct cfg_ld *ld, const char *file, int line, const char *fmt, ...)
 	struct cfg_buf b = { NULL, 0, 0 };
 	struct cfg_ld *r = ld->root;
 	struct cfg_msg *m;
-	char	 text[1024];
+	char	 text[1024], *p;
 	va_list	 ap;
 
 	if (file == NULL)
@@ -379,6 +379,10 @@ cfg_err(struct cfg_ld *ld, const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* One error, one line: values quoted from the file may hold anything. */
+	for (p = text; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	cfg_msg_text(&b, file, line, text);
 	m = realloc(r->msg, (size_t)(r->nmsg + 1) * sizeof(*r->msg));
 	if (m == NULL)
