@@ -842,38 +842,10 @@ enum tlsc_result
 tlsc_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
     _Atomic int64_t *busy)
 {
-	struct pollfd pfd[2];
-	int	 r, e, n;
-
-	for (;;) {
-		ERR_clear_error();
-		if (busy)
-			*busy = sys_now_ms();
-		r = SSL_connect(ssl);
-		if (busy)
-			*busy = 0;
-		if (r == 1)
-			return (TLSC_OK);
-		e = SSL_get_error(ssl, r);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return (TLSC_FAIL);
-		pfd[0].fd = fd;
-		pfd[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		pfd[1].fd = watch_fd;
-		pfd[1].events = POLLRDHUP;	/* hang-up only; leave its data alone */
-		for (;;) {
-			pfd[0].revents = pfd[1].revents = 0;
-			n = poll(pfd, watch_fd >= 0 ? 2 : 1, sys_ms_left(deadline));
-			if (n >= 0 || errno != EINTR)
-				break;
-		}
-		if (n == 0)
-			return (TLSC_TIMEOUT);
-		if (n < 0)
-			return (TLSC_FAIL);
-		if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return (TLSC_LOCAL_GONE);
-	}
+	SSL_set_connect_state(ssl);
+	/* enum tlsc_result mirrors enum tls_hs value for value. */
+	return ((enum tlsc_result)tls_handshake_run(ssl, fd, watch_fd, deadline,
+	    busy));
 }
 
 void

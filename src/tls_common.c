@@ -5,6 +5,8 @@
  *	See tls_common.h.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -16,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "log.h"
+#include "sys.h"
 #include "tls_common.h"
 
 static const struct {
@@ -279,5 +282,47 @@ tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
 		if (n < buflen && SSL_get_peer_signature_nid(ssl, &nid) == 1 &&
 		    nid != NID_undef)
 			snprintf(buf + n, buflen - n, " client-digest %s", OBJ_nid2sn(nid));
+	}
+}
+
+enum tls_hs
+tls_handshake_run(SSL *ssl, int fd, int watch_fd, int64_t deadline,
+    _Atomic int64_t *busy)
+{
+	struct pollfd pfd[2];
+	int	 r, e, n;
+
+	for (;;) {
+		ERR_clear_error();
+		if (busy)
+			*busy = sys_now_ms();
+		r = SSL_do_handshake(ssl);
+		if (busy)
+			*busy = 0;
+		if (r == 1)
+			return (TLS_HS_OK);
+		e = SSL_get_error(ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return (TLS_HS_FAIL);
+		pfd[0].fd = fd;
+		pfd[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		pfd[1].fd = watch_fd;
+		pfd[1].events = POLLRDHUP;	/* hang-up only; leave its data alone */
+		for (;;) {
+			pfd[0].revents = pfd[1].revents = 0;
+			n = poll(pfd, watch_fd >= 0 ? 2 : 1, sys_ms_left(deadline));
+			if (n >= 0 || errno != EINTR)
+				break;
+		}
+		if (n == 0)
+			return (TLS_HS_TIMEOUT);
+		if (n < 0)
+			return (TLS_HS_FAIL);
+		if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return (TLS_HS_LOCAL_GONE);
+		/* A dead socket with nothing left to read would spin: give up. */
+		if ((pfd[0].revents & (POLLERR | POLLNVAL)) ||
+		    ((pfd[0].revents & POLLHUP) && !(pfd[0].revents & POLLIN)))
+			return (TLS_HS_FAIL);
 	}
 }

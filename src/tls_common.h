@@ -26,6 +26,7 @@
 #ifndef TLSPROXY_TLS_COMMON_H
 #define TLSPROXY_TLS_COMMON_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/ssl.h>
@@ -45,6 +46,22 @@ int	tls_cipher_list(const char *grade, const char *high, const char *medium,
 	    const char *exclusions, char *out, size_t outlen,
 	    char *err, size_t errlen);
 void	tls_summary(SSL *, int server, char *buf, size_t buflen);
+
+/*
+ * tls_handshake_run - drive SSL_do_handshake on a non-blocking socket
+ * until it completes, fails, or the deadline passes, watching watch_fd
+ * (the local client, or -1) for hang-up. busy, when not NULL, is
+ * stamped while inside OpenSSL (watchdog). Both roles use it; the
+ * caller sets the accept or connect state first.
+ */
+enum tls_hs {
+	TLS_HS_OK = 0,
+	TLS_HS_FAIL,		/* protocol error, peer EOF, dead socket */
+	TLS_HS_TIMEOUT,		/* deadline passed */
+	TLS_HS_LOCAL_GONE,	/* watch_fd hung up */
+};
+enum tls_hs tls_handshake_run(SSL *, int fd, int watch_fd, int64_t deadline,
+	    _Atomic int64_t *busy);
 const char *tls_version_name(int version);
 
 #endif

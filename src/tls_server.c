@@ -973,40 +973,8 @@ enum tlss_result
 tlss_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
     _Atomic int64_t *busy)
 {
-	struct pollfd pfd[2];
-	int	 r, e, n;
-
-	for (;;) {
-		ERR_clear_error();
-		if (busy)
-			*busy = sys_now_ms();
-		r = SSL_accept(ssl);
-		if (busy)
-			*busy = 0;
-		if (r == 1)
-			return (TLSS_OK);
-		e = SSL_get_error(ssl, r);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return (TLSS_FAIL);
-		pfd[0].fd = fd;
-		pfd[0].events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		pfd[1].fd = watch_fd;
-		pfd[1].events = POLLRDHUP;	/* hang-up only; leave its data alone */
-		for (;;) {
-			pfd[0].revents = pfd[1].revents = 0;
-			n = poll(pfd, watch_fd >= 0 ? 2 : 1, sys_ms_left(deadline));
-			if (n >= 0 || errno != EINTR)
-				break;
-		}
-		if (n == 0)
-			return (TLSS_TIMEOUT);
-		if (n < 0)
-			return (TLSS_FAIL);
-		if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return (TLSS_LOCAL_GONE);
-		/* A dead socket with nothing left to read would spin: give up. */
-		if ((pfd[0].revents & (POLLERR | POLLNVAL)) ||
-		    ((pfd[0].revents & POLLHUP) && !(pfd[0].revents & POLLIN)))
-			return (TLSS_FAIL);
-	}
+	SSL_set_accept_state(ssl);
+	/* enum tlss_result mirrors enum tls_hs value for value. */
+	return ((enum tlss_result)tls_handshake_run(ssl, fd, watch_fd, deadline,
+	    busy));
 }
