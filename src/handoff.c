@@ -11,6 +11,8 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -675,6 +677,11 @@ handoff_run(struct sess *s)
 		    s->peer);
 		goto done;
 	}
+	/*
+	 * Small SMTP replies must not wait for a delayed ACK (~40 ms each);
+	 * Postfix's sender may not have set it. Not a TCP socket: ignored.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	handoff_tls(s, t1, t2);
 done:
 	if (connected)
