@@ -84,6 +84,16 @@ CFLAGS="-g -O1 -fno-omit-frame-pointer $SAN -pthread \
 
 mkdir -p "$out/obj" "$out/bin" "$out/log" || exit 2
 
+# fuzz_opts HARNESS - libFuzzer options of one harness's fuzzing run.
+# attr: the seeds that cross ATTR_VALUE_MAX (64 KiB) are replayed in
+# full every run; fuzzing them only slows the search down.
+fuzz_opts() {
+	case $1 in
+	attr)	echo -max_len=4096 ;;
+	esac
+	return 0
+}
+
 # extra_seeds HARNESS - seed directories outside tests/fuzz/corpus
 extra_seeds() {
 	[ "$1" = config ] && echo "$top/etc"	# the shipped example, as it is now
@@ -229,6 +239,7 @@ for h in $harnesses; do
 	# shellcheck disable=SC2086
 	timeout -k 10 $((secs * 2 + 120)) "$bin" $COMMON \
 	    -max_total_time="$secs" -artifact_prefix="$art/" $dict \
+	    $(fuzz_opts "$h") \
 	    ${FUZZ_ARGS:-} "$corpus" "$seeds" $extra >"$log" 2>&1
 	rc=$?
 	last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
