@@ -216,15 +216,7 @@ tlsc_info_cb(const SSL *ssl, int where, int ret)
 	struct tlsc_conn *cn = tlsc_conn_get(ssl);
 	const char *label = cn ? cn->namaddr : "unknown";
 
-	if (where & SSL_CB_LOOP)
-		log_info("%s: SSL_connect:%s", label, SSL_state_string_long(ssl));
-	else if ((where & SSL_CB_ALERT) && (ret & 0xff) != SSL3_AD_CLOSE_NOTIFY)
-		log_info("%s: SSL3 alert %s:%s:%s", label,
-		    (where & SSL_CB_READ) ? "read" : "write",
-		    SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
-	else if ((where & SSL_CB_EXIT) && ret == 0)
-		log_info("%s: SSL_connect:failed in %s", label,
-		    SSL_state_string_long(ssl));
+	tls_log_state(ssl, label, where, ret);
 }
 
 /* tlsc_new_session_cb - store a new (or ticket-refreshed) session */

@@ -326,3 +326,19 @@ tls_handshake_run(SSL *ssl, int fd, int watch_fd, int64_t deadline,
 			return (TLS_HS_FAIL);
 	}
 }
+
+void
+tls_log_state(const SSL *ssl, const char *label, int where, int ret)
+{
+	const char *op = SSL_is_server(ssl) ? "SSL_accept" : "SSL_connect";
+
+	if (where & SSL_CB_LOOP)
+		log_trace("%s: %s:%s", label, op, SSL_state_string_long(ssl));
+	else if ((where & SSL_CB_ALERT) && (ret & 0xff) != SSL3_AD_CLOSE_NOTIFY)
+		log_trace("%s: SSL3 alert %s:%s:%s", label,
+		    (where & SSL_CB_READ) ? "read" : "write",
+		    SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
+	else if ((where & SSL_CB_EXIT) && ret == 0)
+		log_trace("%s: %s:failed in %s", label, op,
+		    SSL_state_string_long(ssl));
+}

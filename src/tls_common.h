@@ -46,6 +46,8 @@ int	tls_cipher_list(const char *grade, const char *high, const char *medium,
 	    const char *exclusions, char *out, size_t outlen,
 	    char *err, size_t errlen);
 void	tls_summary(SSL *, int server, char *buf, size_t buflen);
+/* Info-callback body for loglevel >= 2, Postfix's lines, either role. */
+void	tls_log_state(const SSL *, const char *label, int where, int ret);
 
 /*
  * tls_handshake_run - drive SSL_do_handshake on a non-blocking socket

@@ -476,17 +476,7 @@ tlss_info_cb(const SSL *ssl, int where, int ret)
 {
 	const char *label = SSL_get_ex_data(ssl, tlss_label_idx);
 
-	if (label == NULL)
-		label = "unknown";
-	if (where & SSL_CB_LOOP)
-		log_trace("%s: SSL_accept:%s", label, SSL_state_string_long(ssl));
-	else if ((where & SSL_CB_ALERT) && (ret & 0xff) != SSL3_AD_CLOSE_NOTIFY)
-		log_trace("%s: SSL3 alert %s:%s:%s", label,
-		    (where & SSL_CB_READ) ? "read" : "write",
-		    SSL_alert_type_string_long(ret), SSL_alert_desc_string_long(ret));
-	else if ((where & SSL_CB_EXIT) && ret == 0)
-		log_trace("%s: SSL_accept:failed in %s", label,
-		    SSL_state_string_long(ssl));
+	tls_log_state(ssl, label ? label : "unknown", where, ret);
 }
 
 /* tlss_hexdump - loglevel >= 3: Postfix-style hex and ASCII lines */
