@@ -4,6 +4,7 @@
  * SYNOPSIS
  *	loadgen tls     -a HOST:PORT [common options] [-q REQUEST]
  *	loadgen handoff -u SOCKET    [common options] [-p BYTES]
+ *	loadgen smtp    -a HOST:PORT [common options] [-m BYTES]
  *	loadgen idle    -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]
  *	loadgen cpu     PID...
  *	loadgen rss     PID...
@@ -19,6 +20,16 @@
  *	then act as the remote TLS client on the other end, and move BYTES
  *	of payload each way (TLS client -> local socket and back) before the
  *	local side closes, as postscreen does at the end of a session.
+ *
+ *	smtp: delivers one message per connection through an SMTP
+ *	STARTTLS frontend, one command at a time (no pipelining): read the
+ *	220 greeting, EHLO (the 250 reply must offer STARTTLS), STARTTLS,
+ *	220, TLS handshake, EHLO again, MAIL FROM, RCPT TO, DATA, 354, the
+ *	message (headers and a BYTES-byte body, dot-stuffed, then CRLF.CRLF),
+ *	250, QUIT, 221, close. Multi-line replies and replies split over
+ *	reads are handled; any other reply code is a failed session.
+ *	"Handshake" latency is then connect to the end of the TLS handshake
+ *	(greeting, EHLO and STARTTLS included), and sessions/s is messages/s.
  *
  *	idle: opens SESSIONS TLS sessions and keeps them open without
  *	traffic; prints "READY ok failed" when all are set up, then holds
@@ -51,6 +62,7 @@
  *		server certificate (default: any)
  *	-q STR	request for tls mode (\r and \n escapes are decoded)
  *	-p N	payload bytes each way for handoff mode (default 64)
+ *	-m N	smtp: message body bytes (default 4096; headers come on top)
  *	-P PID[,PID]	terminator process trees whose CPU time is measured
  *	-D	handoff: set TCP_NODELAY on the passed socket (postscreen
  *		does not; for diagnosis)
@@ -76,6 +88,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,7 +105,7 @@
 #define ANNOUNCEMENT	"protocol\0tlsproxy_protocol\0"	/* + terminator NUL */
 #define ANNOUNCEMENT_LEN 28
 
-enum mode { M_TLS, M_HANDOFF, M_IDLE };
+enum mode { M_TLS, M_HANDOFF, M_IDLE, M_SMTP };
 enum resume { R_NONE, R_TICKET, R_ID };
 
 enum state {
@@ -106,13 +119,39 @@ enum state {
 	ST_WORK,		/* request/response or payload both ways */
 	ST_DRAIN,		/* reading until the server closes */
 	ST_IDLE,		/* idle mode: established, holding */
+	ST_SMTP,		/* smtp: a command and its reply (step) */
 };
+
+/* SMTP dialogue of smtp mode, in order; the handshake follows STARTTLS. */
+enum sstep { SS_GREET, SS_EHLO, SS_STARTTLS, SS_EHLO2, SS_MAIL, SS_RCPT,
+	SS_DATA, SS_BODY, SS_QUIT };
+
+#define SMTP_EHLO	"EHLO loadgen.bench.test\r\n"
+static const struct {
+	const char *name;
+	const char *cmd;	/* NULL: nothing (greeting) or the message */
+	int	 code;		/* expected reply */
+} SSTEPS[] = {
+	{ "greeting", NULL, 220 },
+	{ "EHLO", SMTP_EHLO, 250 },
+	{ "STARTTLS", "STARTTLS\r\n", 220 },
+	{ "EHLO after TLS", SMTP_EHLO, 250 },
+	{ "MAIL", "MAIL FROM:<loadgen@bench.test>\r\n", 250 },
+	{ "RCPT", "RCPT TO:<sink@bench.test>\r\n", 250 },
+	{ "DATA", "DATA\r\n", 354 },
+	{ "end of data", NULL, 250 },
+	{ "QUIT", "QUIT\r\n", 221 },
+};
+#define SMTP_LINE	1024
 
 struct opts {
 	enum mode mode;
 	struct sockaddr_in addr;
 	char	 upath[108];
 	int	 conc, threads, version, pay, idle_n, nodelay_passed;
+	long	 msgsize;	/* smtp: body bytes */
+	char	*msg;		/* smtp: the message on the wire, with CRLF.CRLF */
+	size_t	 msglen;
 	double	 duration;
 	long	 maxsess;
 	enum resume resume;
@@ -147,6 +186,12 @@ struct slot {
 	int	 resp_ok;	/* first bytes of the response looked right */
 	char	 head[16];
 	size_t	 headlen;
+	/* smtp */
+	enum sstep step;
+	int	 reading;	/* command written, reading its reply */
+	int	 starttls_seen;	/* in the EHLO reply */
+	size_t	 linelen;
+	char	 line[SMTP_LINE];
 };
 
 struct lat {
@@ -585,6 +630,187 @@ ssl_want(SSL *ssl, int r)
 	return (-1);
 }
 
+/* SMTP I/O: > 0 bytes, 0 end of file, IO_WAIT would block, IO_ERR error */
+#define IO_WAIT	(-2)
+#define IO_ERR	(-1)
+
+static ssize_t
+sio_write(struct slot *s, const char *p, size_t n)
+{
+	ssize_t	 k;
+	int	 r;
+
+	if (s->ssl == NULL) {
+		do
+			k = send(s->fd, p, n, MSG_NOSIGNAL);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return (errno == EAGAIN ? IO_WAIT : IO_ERR);
+		return (k);
+	}
+	ERR_clear_error();
+	r = SSL_write(s->ssl, p, (int)(n > IOBUF ? IOBUF : n));
+	if (r > 0)
+		return (r);
+	return (ssl_want(s->ssl, r) > 0 ? IO_WAIT : IO_ERR);
+}
+
+static ssize_t
+sio_read(struct slot *s, char *p, size_t n)
+{
+	ssize_t	 k;
+	int	 r, e;
+
+	if (s->ssl == NULL) {
+		do
+			k = read(s->fd, p, n);
+		while (k < 0 && errno == EINTR);
+		if (k < 0)
+			return (errno == EAGAIN ? IO_WAIT : IO_ERR);
+		return (k);
+	}
+	ERR_clear_error();
+	r = SSL_read(s->ssl, p, (int)n);
+	if (r > 0)
+		return (r);
+	e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return (IO_WAIT);
+	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
+	    ERR_peek_error() == 0) || ERR_GET_REASON(ERR_peek_error()) ==
+	    SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return (0);
+	return (IO_ERR);
+}
+
+/* smtp_fail - fail the session with the step and what the server said */
+static void
+smtp_fail(struct worker *w, struct slot *s, const char *what, const char *line)
+{
+	char	 why[160];
+	size_t	 i;
+
+	snprintf(why, sizeof(why), "SMTP %s: %s%s%.60s", SSTEPS[s->step].name,
+	    what, line ? ": " : "", line ? line : "");
+	for (i = 0; why[i]; i++)
+		if ((unsigned char)why[i] < ' ')
+			why[i] = ' ';
+	slot_fail(w, s, why);
+}
+
+/*
+ * smtp_pump - write the step's command, read its reply, go to the next
+ * step. 1: progress, go on; 0: wait for the socket; -1: the slot is
+ * done (failed, completed or handed to the TLS handshake: see s->st).
+ */
+static int
+smtp_pump(struct worker *w, struct slot *s)
+{
+	ssize_t	 k;
+
+	if (!s->reading) {
+		const char *cmd = SSTEPS[s->step].cmd;
+		size_t	 len;
+
+		if (s->step == SS_BODY) {
+			cmd = O.msg;
+			len = O.msglen;
+		} else
+			len = strlen(cmd);
+		while (s->off < len) {
+			k = sio_write(s, cmd + s->off, len - s->off);
+			if (k == IO_WAIT)
+				return (0);
+			if (k <= 0) {
+				smtp_fail(w, s, "write failed", NULL);
+				return (-1);
+			}
+			s->off += (size_t)k;
+		}
+		s->off = 0;
+		s->reading = 1;
+		s->linelen = 0;
+		s->starttls_seen = 0;
+	}
+	for (;;) {
+		char	*nl, *line = s->line;
+		size_t	 ll;
+		int	 code, last;
+
+		nl = memchr(line, '\n', s->linelen);
+		if (nl == NULL) {
+			if (s->linelen >= sizeof(s->line) - 1) {
+				smtp_fail(w, s, "reply line too long", NULL);
+				return (-1);
+			}
+			k = sio_read(s, line + s->linelen, sizeof(s->line) - 1 - s->linelen);
+			if (k == IO_WAIT)
+				return (0);
+			if (k <= 0) {
+				smtp_fail(w, s, k == 0 ? "connection closed" : "read failed", NULL);
+				return (-1);
+			}
+			s->linelen += (size_t)k;
+			continue;
+		}
+		/* One complete line: line[0 .. ll) without CRLF. */
+		ll = (size_t)(nl - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		line[ll] = '\0';
+		if (ll < 3 || !isdigit((unsigned char)line[0]) ||
+		    !isdigit((unsigned char)line[1]) || !isdigit((unsigned char)line[2]) ||
+		    (ll > 3 && line[3] != ' ' && line[3] != '-')) {
+			smtp_fail(w, s, "malformed reply", line);
+			return (-1);
+		}
+		code = atoi(line);	/* three digits, then ' ', '-' or NUL */
+		last = ll == 3 || line[3] == ' ';
+		if (code != SSTEPS[s->step].code) {
+			smtp_fail(w, s, "unexpected reply", line);
+			return (-1);
+		}
+		if (ll >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
+		    (ll == 12 || line[12] == ' '))
+			s->starttls_seen = 1;
+		/* Drop the line. */
+		s->linelen -= (size_t)(nl + 1 - line);
+		memmove(line, nl + 1, s->linelen);
+		if (!last)
+			continue;
+		/* The reply is complete; we never pipeline, so nothing may follow. */
+		if (s->linelen > 0) {
+			smtp_fail(w, s, "data after the reply", NULL);
+			return (-1);
+		}
+		break;
+	}
+	s->reading = 0;
+	switch (s->step) {
+	case SS_EHLO:
+		if (!s->starttls_seen) {
+			smtp_fail(w, s, "no STARTTLS in the EHLO reply", NULL);
+			return (-1);
+		}
+		break;
+	case SS_STARTTLS:
+		if (ssl_new(w, s) < 0) {
+			slot_fail(w, s, "SSL_new");
+			return (-1);
+		}
+		s->st = ST_HANDSHAKE;
+		return (1);
+	case SS_QUIT:
+		s->resp_bytes = O.msglen;
+		slot_done(w, s);
+		return (-1);
+	default:
+		break;
+	}
+	s->step++;
+	return (1);
+}
+
 /*
  * slot_pump - advance a session as far as it goes without waiting.
  * Every operation is tried until it would block (edge-triggered epoll).
@@ -715,6 +941,12 @@ slot_pump(struct worker *w, struct slot *s)
 				slot_fail(w, s, "connect");
 				return;
 			}
+			if (O.mode == M_SMTP) {
+				s->st = ST_SMTP;
+				s->step = SS_GREET;
+				s->reading = 1;
+				continue;
+			}
 			if (ssl_new(w, s) < 0) {
 				slot_fail(w, s, "SSL_new");
 				return;
@@ -741,7 +973,17 @@ slot_pump(struct worker *w, struct slot *s)
 				slot_done(w, s);
 				return;
 			}
+			if (O.mode == M_SMTP) {
+				s->st = ST_SMTP;
+				s->step = SS_EHLO2;
+				s->reading = 0;
+				continue;
+			}
 			s->st = ST_WORK;
+			continue;
+		case ST_SMTP:
+			if (smtp_pump(w, s) <= 0)
+				return;
 			continue;
 		case ST_WORK:
 			if (O.mode == M_TLS) {
@@ -1032,12 +1274,60 @@ unescape(const char *in, size_t *len)
 	return (out);
 }
 
+/*
+ * make_message - the message as sent after DATA's 354: headers, a body
+ * of O.msgsize bytes in lines of at most 78 characters (every eighth
+ * starts with a dot, so dot-stuffing is exercised), then ".\r\n".
+ */
+static void
+make_message(void)
+{
+	static const char hdr[] =
+	    "From: <loadgen@bench.test>\r\n"
+	    "To: <sink@bench.test>\r\n"
+	    "Subject: tlsproxy benchmark\r\n"
+	    "Date: Thu, 01 Jan 2026 00:00:00 +0000\r\n"
+	    "Message-ID: <loadgen.1@bench.test>\r\n"
+	    "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n"
+	    "\r\n";
+	size_t	 cap = sizeof(hdr) + (size_t)O.msgsize + (size_t)O.msgsize / 40 + 16;
+	long	 left = O.msgsize, lineno = 0;
+	char	*m = malloc(cap), *p;
+
+	if (m == NULL)
+		fatal("%s", "out of memory");
+	memcpy(m, hdr, sizeof(hdr) - 1);
+	p = m + sizeof(hdr) - 1;
+	while (left >= 2) {
+		long	 n = left - 2 > 76 ? 76 : left - 2, i;
+
+		for (i = 0; i < n; i++)
+			p[i] = (char)('a' + (i + lineno) % 26);
+		if (n > 0 && lineno % 8 == 3) {
+			p[0] = '.';
+			memmove(p + 1, p, (size_t)n);	/* stuffed: ".." on the wire */
+			p++;
+		}
+		p += n;
+		*p++ = '\r';
+		*p++ = '\n';
+		left -= n + 2;
+		lineno++;
+	}
+	memcpy(p, ".\r\n", 3);
+	p += 3;
+	O.msg = m;
+	O.msglen = (size_t)(p - m);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr,
 	    "usage: loadgen tls -a HOST:PORT [-q REQUEST] [options]\n"
 	    "       loadgen handoff -u SOCKET [-p BYTES] [options]\n"
+	    "       loadgen smtp -a HOST:PORT [-m BYTES] [options]\n"
 	    "       loadgen idle -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]\n"
 	    "       loadgen cpu|rss PID...\n"
 	    "options: -C conc -d secs -n max -t threads -V 1.2|1.3 -r none|ticket|id\n"
@@ -1073,6 +1363,8 @@ main(int argc, char **argv)
 		O.mode = M_HANDOFF;
 	else if (strcmp(argv[1], "idle") == 0)
 		O.mode = M_IDLE;
+	else if (strcmp(argv[1], "smtp") == 0)
+		O.mode = M_SMTP;
 	else
 		usage();
 	O.conc = 16;
@@ -1081,10 +1373,11 @@ main(int argc, char **argv)
 	O.maxsess = 10000000;
 	O.version = TLS1_3_VERSION;
 	O.pay = 64;
+	O.msgsize = 4096;
 	O.req = "";
 	O.label = "";
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:u:C:d:n:t:V:r:k:q:p:P:L:N:D")) != -1) {
+	while ((ch = getopt(argc, argv, "a:u:C:d:n:t:V:r:k:q:p:m:P:L:N:D")) != -1) {
 		switch (ch) {
 		case 'a':
 			if ((p = strrchr(optarg, ':')) == NULL)
@@ -1116,6 +1409,7 @@ main(int argc, char **argv)
 		case 'k': O.kind = optarg; break;
 		case 'q': O.req = unescape(optarg, &O.reqlen); break;
 		case 'p': O.pay = atoi(optarg); break;
+		case 'm': O.msgsize = atol(optarg); break;
 		case 'P':
 			for (p = strtok(optarg, ","); p && O.ncpu_pids < 16; p = strtok(NULL, ","))
 				O.cpu_pids[O.ncpu_pids++] = (pid_t)atoi(p);
@@ -1136,8 +1430,10 @@ main(int argc, char **argv)
 			O.threads = 1;
 	}
 	if (O.conc < 1 || O.threads < 1 || O.duration <= 0 || O.duration > 600 ||
-	    O.pay < 0)
+	    O.pay < 0 || O.msgsize < 0 || O.msgsize > 64L * 1024 * 1024)
 		usage();
+	if (O.mode == M_SMTP)
+		make_message();
 	if (O.threads > O.conc)
 		O.threads = O.conc;
 	memset(payload, 'x', sizeof(payload));
@@ -1264,13 +1560,16 @@ main(int argc, char **argv)
 		    "\"hs_p50_us\": %.0f, \"hs_p99_us\": %.0f, "
 		    "\"sess_p50_us\": %.0f, \"sess_p99_us\": %.0f, "
 		    "\"bytes\": %llu, \"mb_per_s\": %.2f",
-		    O.mode == M_TLS ? "tls" : "handoff", O.label,
+		    O.mode == M_TLS ? "tls" : O.mode == M_SMTP ? "smtp" : "handoff", O.label,
 		    O.version == TLS1_3_VERSION ? "1.3" : "1.2",
 		    O.resume == R_TICKET ? "ticket" : O.resume == R_ID ? "id" : "none",
 		    O.kind ? O.kind : "any", O.conc, O.threads, ok, failed, wfail,
 		    aborted, resumed, el, ok / el, pct(&hs, 0.5), pct(&hs, 0.99),
 		    pct(&ss, 0.5), pct(&ss, 0.99), (unsigned long long)bytes,
 		    (double)bytes / el / 1e6);
+		if (O.mode == M_SMTP)
+			printf(", \"msg_body_bytes\": %ld, \"msg_wire_bytes\": %zu",
+			    O.msgsize, O.msglen);
 		if (O.ncpu_pids)
 			printf(", \"cpu_us\": %lld, \"cpu_us_per_session\": %.1f",
 			    cpu1 - cpu0, ok ? (double)(cpu1 - cpu0) / (double)ok : 0.0);

@@ -5,12 +5,14 @@
 #                     [--keep] [--out DIR]
 #
 #   --quick       CI slice (< 3 min): our daemon, the in-process bound and
-#                 one peer (HAProxy, else stunnel, else hitch); pinned only;
-#                 one round; no Postfix.
+#                 one peer (HAProxy, else stunnel, else hitch); the SMTP
+#                 STARTTLS row (ours vs stunnel); pinned only; one round;
+#                 no Postfix.
 #   (default)     full run (< 30 min): our daemon, stunnel4, hitch, HAProxy,
 #                 nginx (TLS itself, no proxy), and for the hand-off path
-#                 Postfix's own tlsproxy; pinned and shared variants; 3
-#                 rounds, contenders alternating.
+#                 Postfix's own tlsproxy; for SMTP STARTTLS, ours vs stunnel
+#                 (protocol = smtp) in front of bench/smtpsink.c; pinned and
+#                 shared variants; 3 rounds, contenders alternating.
 #   --no-install  do not apt-get install missing packages.
 #   --rounds N, --duration S   override rounds and seconds per measurement.
 #   --keep        keep the working directory (configs, logs, raw results).
@@ -44,7 +46,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift ;;
 	--duration) DUR=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -60,6 +62,7 @@ else
 	RSS_NS="1000 4000"
 fi
 CONC=16			# sessions in flight for handshake measurements
+SMTP_MSG=4096		# body bytes of each SMTP message (headers on top)
 BULK_CONC=4		# wrk connections for bulk
 NCPU=$(nproc)
 T0=$(date +%s)
@@ -158,11 +161,13 @@ NOFILE=$(ulimit -n)
 # ------------------------------------------------------------ build
 
 mkdir -p "$W/bin"
-say "building bound and loadgen"
+say "building bound, loadgen and smtpsink"
 $CC -O2 -Wall -o "$W/bin/bound" "$BENCH/bound.c" -lssl -lcrypto ||
 	die "cannot build bound.c (libssl-dev installed?)"
 $CC -O2 -Wall -o "$W/bin/loadgen" "$BENCH/loadgen.c" -lssl -lcrypto -pthread ||
 	die "cannot build loadgen.c"
+$CC -O2 -Wall -o "$W/bin/smtpsink" "$BENCH/smtpsink.c" -pthread ||
+	die "cannot build smtpsink.c"
 LOADGEN=$W/bin/loadgen
 
 if [ -n "${TLSPROXY_BIN:-}" ]; then
@@ -249,7 +254,7 @@ mkdir -p "$W/logs"
 # key exchange). Worker processes/threads: one per core where the program
 # has such a knob; our daemon's pool size is its session limit instead.
 
-declare -A ROOT PEC PRSA HANDOFF_SOCK
+declare -A ROOT PEC PRSA HANDOFF_SOCK SROOT PSMTP
 CONTENDERS=""
 
 BACKEND_PORT=""
@@ -282,7 +287,22 @@ EOF
 	wait_port "$BACKEND_PORT" || die "backend nginx does not listen ($(tail -3 "$W/logs/backend.out"))"
 }
 
-ours_conf() {	# FILE THREADS PORT_EC PORT_RSA
+# The SMTP row: a plaintext SMTP sink (bench/smtpsink.c) as the backend of
+# our STARTTLS listener and of stunnel's protocol = smtp service.
+SINK_PORT=""
+start_smtpsink() {
+	local pin=$1
+	SINK_PORT=$(free_port)
+	spawn smtpsink "$pin" "$W/bin/smtpsink" -l "127.0.0.1:$SINK_PORT" -s 3600
+	wait_port "$SINK_PORT" || die "smtpsink does not listen ($(tail -3 "$W/logs/smtpsink.out"))"
+}
+
+ours_conf() {	# FILE THREADS PORT_EC PORT_RSA [PORT_SMTP]
+	local smtp=""
+	# the STARTTLS listener, level may (stated, though it is the global one too)
+	[ -n "${5:-}" ] && smtp=",
+  { listen = \"127.0.0.1:$5\"; backend = \"127.0.0.1:$SINK_PORT\";
+    starttls = \"smtp\"; smtpd_tls_security_level = \"may\"; }"
 	cat >"$1" <<EOF
 smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$C/rsa.pem";
@@ -297,22 +317,33 @@ tlsproxy_listeners = (
   { listen = "127.0.0.1:$3"; backend = "127.0.0.1:$BACKEND_PORT";
     tlsproxy_tls_cert_file = ""; tlsproxy_tls_key_file = ""; },
   { listen = "127.0.0.1:$4"; backend = "127.0.0.1:$BACKEND_PORT";
-    tlsproxy_tls_eccert_file = ""; tlsproxy_tls_eckey_file = ""; }
+    tlsproxy_tls_eccert_file = ""; tlsproxy_tls_eckey_file = ""; }$smtp
 );
 EOF
 }
 
-start_ours() {	# PIN [THREADS] [NAME]
-	local pin=$1 threads=${2:-256} name=${3:-ours} e r
+SMTP_NOTED=0
+start_ours() {	# PIN [THREADS] [NAME]; with SINK_PORT set, also the STARTTLS listener
+	local pin=$1 threads=${2:-256} name=${3:-ours} e r s=""
 	mkdir -p "$W/ours"
 	e=$(free_port); r=$(free_port)
-	ours_conf "$W/ours/$name.conf" "$threads" "$e" "$r"
+	[ -n "$SINK_PORT" ] && s=$(free_port)
+	ours_conf "$W/ours/$name.conf" "$threads" "$e" "$r" "$s"
+	if [ -n "$s" ] && ! "$DAEMON" -c "$W/ours/$name.conf" -n >/dev/null 2>"$W/logs/$name.check"; then
+		# A daemon without STARTTLS listeners: the rest runs without the row.
+		[ "$SMTP_NOTED" = 1 ] || note "our daemon rejects a STARTTLS listener, no SMTP row ($(tr '\n' ' ' <"$W/logs/$name.check" | cut -c1-200))"
+		SMTP_NOTED=1
+		s=""
+		ours_conf "$W/ours/$name.conf" "$threads" "$e" "$r"
+	fi
 	"$DAEMON" -c "$W/ours/$name.conf" -n >/dev/null 2>"$W/logs/$name.check" ||
 		die "our configuration is rejected: $(cat "$W/logs/$name.check")"
 	spawn "$name" "$pin" "$DAEMON" -f -c "$W/ours/$name.conf"
 	ROOT[$name]=$SPAWNED; PEC[$name]=$e; PRSA[$name]=$r
 	HANDOFF_SOCK[$name]=$W/ours/handoff-$e.sock
+	SROOT[$name]=$SPAWNED; PSMTP[$name]=$s
 	wait_port "$e" && wait_port "$r" || die "our daemon does not listen ($(tail -3 "$W/logs/$name.out"))"
+	[ -z "$s" ] || wait_port "$s" || die "our STARTTLS listener does not listen ($(tail -3 "$W/logs/$name.out"))"
 }
 
 start_stunnel() {
@@ -344,6 +375,37 @@ EOF
 	spawn stunnel "$pin" "$bin" "$d/stunnel.conf"
 	ROOT[stunnel]=$SPAWNED; PEC[stunnel]=$e; PRSA[stunnel]=$r
 	wait_port "$e" && wait_port "$r"
+}
+
+# stunnel's server-side protocol = smtp: it connects the backend, waits 200
+# ms for the client to stay silent (its test for RFC 2487 as opposed to
+# implicit TLS), relays the backend's 220 greeting, answers the client's
+# EHLO itself ("250-... Welcome", "250 STARTTLS") and STARTTLS ("220 Go
+# ahead"), runs the handshake, then relays bytes: the backend sees the
+# client's EHLO after TLS as the first one. A process of its own, apart
+# from the stunnel of the TCP rows, so that its CPU time is only SMTP's.
+start_stunnel_smtp() {
+	local pin=$1 d=$W/stunnel-smtp s bin
+	bin=$(command -v stunnel4 || command -v stunnel)
+	mkdir -p "$d"
+	s=$(free_port)
+	cat >"$d/stunnel.conf" <<EOF
+foreground = yes
+pid =
+output = $d/stunnel.log
+[smtp]
+accept = 127.0.0.1:$s
+connect = 127.0.0.1:$SINK_PORT
+protocol = smtp
+cert = $C/ec.pem
+key = $C/ec.key
+sslVersionMin = TLSv1.2
+curves = X25519:P-256
+TIMEOUTidle = 300
+EOF
+	spawn stunnel-smtp "$pin" "$bin" "$d/stunnel.conf"
+	SROOT[stunnel]=$SPAWNED; PSMTP[stunnel]=$s
+	wait_port "$s"
 }
 
 start_hitch() {
@@ -611,10 +673,26 @@ run_test() {
 	record "$v" "$c" "$t" "$r" "$out"
 }
 
+# run_smtp VARIANT CONTENDER TEST ROUND: messages through a STARTTLS frontend
+run_smtp() {
+	local v=$1 c=$2 t=$3 r=$4 lpin="" thr=1 args out
+	[ "$v" = pinned ] && lpin="taskset -c 1"
+	[ "$v" = shared ] && thr=$NCPU
+	case $t in
+	smtp) args="-V 1.3 -r none -k ecdsa" ;;
+	esac
+	# shellcheck disable=SC2086
+	out=$(timeout $(( DUR + 40 )) $lpin "$LOADGEN" smtp -a "127.0.0.1:${PSMTP[$c]}" $args \
+	    -m "$SMTP_MSG" -C "$CONC" -d "$DUR" -t "$thr" -P "${SROOT[$c]}" -L "$c" 2>&1 | tail -1)
+	record "$v" "$c" "$t" "$r" "$out"
+}
+
 TCP_TESTS="full_ecdsa full_rsa full12_ecdsa res12_ticket res12_id res13 bulk"
 [ "$QUICK" = 0 ] && TCP_TESTS="$TCP_TESTS wrk_close"
 HANDOFF_TESTS="h_full_ecdsa h_full_rsa h_res13 h_bulk"
 [ "$QUICK" = 1 ] && HANDOFF_TESTS="h_full_ecdsa h_bulk"
+# SMTP STARTTLS row, in quick mode too (two runs of DUR s, about 10 s).
+SMTP_TESTS="smtp"
 
 # rotate N WORDS...: the words, starting with the (N mod count)-th
 rotate() {
@@ -672,6 +750,8 @@ for v in $VARIANTS; do
 	if [ "$v" = pinned ]; then tpin=0; lpin=1; fi
 	say "variant $v: starting the backend and the contenders"
 	start_backend "$lpin"
+	SINK_PORT=""
+	[ -n "$SMTP_TESTS" ] && start_smtpsink "$lpin"
 	running="ours"
 	start_ours "$tpin"
 	for p in $PEERS; do
@@ -685,6 +765,17 @@ for v in $VARIANTS; do
 	for p in $HANDOFF_PEERS; do
 		if "start_$p" "$tpin"; then hrunning="$hrunning $p"; else note "Postfix tlsproxy skipped: $PF_NOTE"; fi
 	done
+	srunning=""
+	if [ -n "${PSMTP[ours]:-}" ]; then
+		srunning="ours"
+		if ! have_peer stunnel; then
+			[ "$v" = "${VARIANTS%% *}" ] && note "stunnel4 is not installed: SMTP row without a peer"
+		elif start_stunnel_smtp "$tpin"; then
+			srunning="$srunning stunnel"
+		else
+			note "stunnel (protocol = smtp) did not start ($(tail -2 "$W/logs/stunnel-smtp.out" | tr '\n' ' '))"
+		fi
+	fi
 	for (( r = 0; r < ROUNDS; r++ )); do
 		say "variant $v, round $(( r + 1 ))/$ROUNDS: $running"
 		run_bound
@@ -700,8 +791,18 @@ for v in $VARIANTS; do
 				run_test "$v" "$c" "$t" "$r"
 			done
 		done
+		[ -n "$srunning" ] || continue
+		say "variant $v, round $(( r + 1 ))/$ROUNDS: SMTP STARTTLS: $srunning"
+		for t in $SMTP_TESTS; do
+			# shellcheck disable=SC2086
+			for c in $(rotate "$r" $srunning); do
+				run_smtp "$v" "$c" "$t" "$r"
+			done
+		done
 	done
 	cleanup
+	SINK_PORT=""
+	PSMTP[ours]=""
 	sleep 1
 done
 
@@ -746,7 +847,8 @@ for c in ours $PEERS; do
 			sleep 0.1
 		done
 		opened=$(awk '/^READY/ { print $2 }' "$W/logs/idle-$c-$n.out")
-		sleep 2
+		# Idle means idle: every contender gets the same 10 s to settle.
+		sleep 10
 		peak=$("$LOADGEN" rss "${ROOT[$c]}")
 		[ "$c" = ours ] && cp "/proc/${ROOT[$c]}/smaps" "$W/logs/ours-smaps-$n.txt" 2>/dev/null
 		kill -TERM "$lg" 2>/dev/null
