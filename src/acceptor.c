@@ -87,12 +87,16 @@ acceptor_set_stats_fn(acceptor_stats_fn fn)
 static void
 acc_stats(int fd)
 {
-	char	 buf[4096];
-	size_t	 n = acc_stats_fn ? acc_stats_fn(buf, sizeof(buf)) : 0;
+	enum { ACC_STATS_MAX = 64 * 1024 };	/* a few lines per listener */
+	char	*buf;
+	size_t	 n = 0;
 
-	/* A few hundred bytes into a fresh socket buffer: never blocks. */
+	if ((buf = malloc(ACC_STATS_MAX)) != NULL && acc_stats_fn != NULL)
+		n = acc_stats_fn(buf, ACC_STATS_MAX);
+	/* Less than a fresh UNIX socket's send buffer: never blocks. */
 	if (n > 0 && send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_warn("stats socket: send");
+	free(buf);
 	sys_close(&fd);
 }
 

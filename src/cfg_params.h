@@ -359,6 +359,8 @@ CFG_PARAM(tlsproxy_user, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
     "Account to run as after binding sockets and loading keys (when started as root).")
 CFG_PARAM(tlsproxy_group, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
     "Group to run as; default: the primary group of tlsproxy_user.")
+CFG_PARAM(tlsproxy_chroot, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
+    "Directory to chroot into after loading keys and binding sockets; empty: no chroot.")
 CFG_PARAM(tlsproxy_tls_session_cache_timeout, CFG_TIME, CFG_F_PER_LISTENER, "$smtpd_tls_session_cache_timeout", 0, 100 * CFG_DAY, NULL, CFG_SEC_OWN,
     "Lifetime of cached TLS sessions and of ticket keys; 0 turns off resumption.")
 CFG_PARAM(tlsproxy_tls_session_cache_size, CFG_INT, 0, "20480", 1, 10000000, NULL, CFG_SEC_OWN,

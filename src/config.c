@@ -211,14 +211,20 @@ struct cfg_buf {
 #define CFG_LST_HANDSHAKE	60
 #define CFG_LST_IDLE		300
 #define CFG_LST_CONNECT		10
+#define CFG_LST_COMMAND		300
 #define CFG_LST_TMAX		CFG_DAY
 
 /* Listener keys; key i is bit (1 << i) in the CFG_K_* masks below. */
 static const char *const cfg_lst_keys[] = {
 	"handoff", "mode", "owner", "group",
 	"listen", "backend", "handshake_timeout", "idle_timeout",
-	"connect_timeout", "name", NULL
+	"connect_timeout", "name", "starttls", "proxy_protocol", "xclient",
+	"command_timeout", NULL
 };
+
+/* Values of the listener options that take a word. */
+static const char *const cfg_lst_starttls[] = { "smtp", NULL };
+static const char *const cfg_lst_proxy[] = { "v1", "v2", NULL };
 
 static void	cfg_err(struct cfg_ld *, const char *, int, const char *, ...)
 		    CFG_PRINTF(4, 5);
@@ -1199,6 +1205,13 @@ cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l,
 		cfg_buf_fmt(b, "; handshake_timeout = \"%ds\"; idle_timeout = "
 		    "\"%ds\"; connect_timeout = \"%ds\";", l->handshake_timeout,
 		    l->idle_timeout, l->connect_timeout);
+		if (l->starttls == CFG_STARTTLS_SMTP)
+			cfg_buf_fmt(b, " starttls = \"smtp\"; xclient = %s; "
+			    "command_timeout = \"%ds\";", l->xclient ? "true" :
+			    "false", l->command_timeout);
+		if (l->proxy_protocol != CFG_PROXY_NONE)
+			cfg_buf_fmt(b, " proxy_protocol = \"v%d\";",
+			    l->proxy_protocol);
 	}
 	if (l->name != NULL) {
 		cfg_buf_str(b, " name = ");
@@ -1448,6 +1461,53 @@ cfg_lst_string(const config_setting_t *s, char *why, size_t len)
 	return (cfg_xstrdup(v));
 }
 
+/*
+ * cfg_lst_word - a listener option that is one of a few words (any
+ * case); its index in words[], or -1 with the reason
+ */
+static int
+cfg_lst_word(const config_setting_t *s, const char *const *words,
+    char *why, size_t len)
+{
+	const char *v;
+	char	 allowed[128];
+	size_t	 i, o = 0;
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		snprintf(why, len, "must be a string");
+		return (-1);
+	}
+	v = config_setting_get_string(s);
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return ((int)i);
+	allowed[0] = '\0';
+	for (i = 0; words[i] != NULL && o < sizeof(allowed); i++)
+		o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s",
+		    i > 0 ? ", " : "", words[i]);
+	snprintf(why, len, "bad value \"%s\" (allowed: %s)", v, allowed);
+	return (-1);
+}
+
+/* cfg_lst_bool - a listener yes/no option: libconfig bool or a word */
+static int
+cfg_lst_bool(const config_setting_t *s, int *out, char *why, size_t len)
+{
+	int	 b;
+
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		*out = config_setting_get_bool(s) ? 1 : 0;
+		return (0);
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING ||
+	    (b = cfg_bool_word(config_setting_get_string(s))) < 0) {
+		snprintf(why, len, "must be yes or no");
+		return (-1);
+	}
+	*out = b;
+	return (0);
+}
+
 /* Bits for the keys an entry has (order of cfg_lst_keys[]). */
 #define CFG_K_HANDOFF	0x001
 #define CFG_K_MODE	0x002
@@ -1459,9 +1519,15 @@ cfg_lst_string(const config_setting_t *s, char *why, size_t len)
 #define CFG_K_IDLE	0x080
 #define CFG_K_CONNECT	0x100
 #define CFG_K_NAME	0x200
+#define CFG_K_STARTTLS	0x400
+#define CFG_K_PROXY	0x800
+#define CFG_K_XCLIENT	0x1000
+#define CFG_K_COMMAND	0x2000
 #define CFG_K_HANDOFF_ONLY	(CFG_K_MODE | CFG_K_OWNER | CFG_K_GROUP)
 #define CFG_K_LISTEN_ONLY	(CFG_K_BACKEND | CFG_K_HS | CFG_K_IDLE | \
-				    CFG_K_CONNECT)
+				    CFG_K_CONNECT | CFG_K_STARTTLS | CFG_K_PROXY | \
+				    CFG_K_XCLIENT | CFG_K_COMMAND)
+#define CFG_K_STARTTLS_ONLY	(CFG_K_XCLIENT | CFG_K_COMMAND)
 
 /*
  * cfg_lst_closest - the listener option or per-listener parameter
@@ -1530,6 +1596,7 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 	l->handshake_timeout = CFG_LST_HANDSHAKE;
 	l->idle_timeout = CFG_LST_IDLE;
 	l->connect_timeout = CFG_LST_CONNECT;
+	l->command_timeout = CFG_LST_COMMAND;
 	memset(kline, 0, sizeof(kline));
 	en->entry = n;
 	en->efile = file;
@@ -1624,6 +1691,23 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 			(void)cfg_lst_time(k, &l->connect_timeout, why,
 			    sizeof(why));
 			break;
+		case CFG_K_STARTTLS:
+			if (cfg_lst_word(k, cfg_lst_starttls, why,
+			    sizeof(why)) >= 0)
+				l->starttls = CFG_STARTTLS_SMTP;
+			break;
+		case CFG_K_PROXY:
+			if ((pi = cfg_lst_word(k, cfg_lst_proxy, why,
+			    sizeof(why))) >= 0)
+				l->proxy_protocol = pi + 1;
+			break;
+		case CFG_K_XCLIENT:
+			(void)cfg_lst_bool(k, &l->xclient, why, sizeof(why));
+			break;
+		case CFG_K_COMMAND:
+			(void)cfg_lst_time(k, &l->command_timeout, why,
+			    sizeof(why));
+			break;
 		}
 		if (why[0] != '\0')
 			cfg_err(ld, file, kline[ki], "tlsproxy_listeners entry "
@@ -1653,6 +1737,14 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 		if (l->kind == CFG_LST_TCP && (have & CFG_K_BACKEND) == 0)
 			cfg_err(ld, file, l->line, "tlsproxy_listeners entry "
 			    "%d: \"listen\" needs a \"backend\"", n);
+		/* XCLIENT and command timeouts are SMTP things. */
+		if (l->kind == CFG_LST_TCP && (have & CFG_K_STARTTLS) == 0)
+			for (ki = 0; cfg_lst_keys[ki] != NULL; ki++)
+				if ((have & CFG_K_STARTTLS_ONLY & (1 << ki)) != 0)
+					cfg_err(ld, file, kline[ki],
+					    "tlsproxy_listeners entry %d: \"%s\" "
+					    "is only valid with \"starttls\"", n,
+					    cfg_lst_keys[ki]);
 	}
 	return (ld->nerr == nerr ? 0 : -1);
 }

@@ -64,7 +64,19 @@ struct cfg_listener {
 	int	 idle_timeout;		/* TCP: seconds, default 300 */
 	int	 connect_timeout;	/* TCP: backend connect, seconds, default 10 */
 	char	*name;		/* optional: session resumption scope, or NULL */
+	/* TCP only: SMTP STARTTLS frontend and what the backend is told. */
+	int	 starttls;		/* CFG_STARTTLS_* */
+	int	 proxy_protocol;	/* CFG_PROXY_*: header sent to the backend */
+	int	 xclient;		/* STARTTLS: send XCLIENT after the greeting */
+	int	 command_timeout;	/* STARTTLS: seconds, default 300 */
 };
+
+#define CFG_STARTTLS_NONE	0	/* implicit TLS */
+#define CFG_STARTTLS_SMTP	1	/* SMTP, TLS after STARTTLS */
+
+#define CFG_PROXY_NONE		0
+#define CFG_PROXY_V1		1
+#define CFG_PROXY_V2		2
 
 struct cfg;
 

@@ -175,46 +175,23 @@ static void
 handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 {
 	struct relay_result res;
-	enum tlss_result hr;
 	int64_t	 hs_deadline;
-
 	char	 scope[600];
 
 	/* Postfix keys server sessions by service id: never resume across them. */
 	snprintf(scope, sizeof(scope), "%s|%s", s->scope, s->serverid);
 	tlss_sid_ctx(scope, s->sid_ctx);
-	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer,
-	    s->sid_ctx)) == NULL) {
-		tls_log_errors();
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		return;
-	}
 	hs_deadline = sys_now_ms() + (int64_t)(hs_timeout ? hs_timeout : 1) * 1000;
-	hr = tlss_handshake(s->ssl, s->net_fd, s->plain_fd, hs_deadline, &s->busy);
-	if (hr != TLSS_OK) {
-		STATS_INC(STAT_HANDSHAKE_FAILED);
-		if (hr == TLSS_TIMEOUT)
-			log_warnx("ciphertext read/write timeout for %s", s->peer);
-		else if (hr == TLSS_LOCAL_GONE)
-			log_warnx("handoff: local client closed the connection during "
-			    "the TLS handshake with %s", s->peer);
-		tls_log_errors();
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
+	if (sess_tls_accept(s, s->plain_fd, hs_deadline, "handoff: local client") !=
+	    TLSS_OK)
 		return;
-	}
-	tlss_count_handshake(s->ssl);
-	tlss_log_established(s->tls->tls, s->ssl, s->peer);
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
 	    &s->busy, &res);
 	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
 		tlss_mark_clean(s->ssl);
-	STATS_ADD(STAT_BYTES_TO_REMOTE, res.to_remote);
-	STATS_ADD(STAT_BYTES_TO_LOCAL, res.to_local);
+	sess_count_relay(s, &res);
 	if (res.end == RELAY_TIMEOUT) {
-		STATS_INC(STAT_TIMEOUTS);
 		log_warnx("ciphertext read/write timeout for %s", s->peer);
 	}
 	else if (res.end == RELAY_REMOTE_ERROR)
@@ -537,29 +514,28 @@ handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
 	}
 	if (handoff_client_fd(s) < 0 || SSL_set_fd(s->ssl, s->net_fd) != 1) {
 		tls_log_errors();
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
 		goto out;
 	}
 	hr = tlsc_handshake(s->ssl, s->net_fd, s->plain_fd, sys_now_ms() +
 	    (int64_t)(hs_timeout ? hs_timeout : 1) * 1000, &s->busy);
 	if (hr != TLSC_OK) {
-		STATS_INC(STAT_HANDSHAKE_FAILED);
+		STATS_INC(STAT_CLIENT_HANDSHAKE_FAILED);
+		sess_count_handshake(s, 0);
 		if (hr == TLSC_TIMEOUT)
 			log_warnx("ciphertext read/write timeout for %s", s->peer);
 		else if (hr == TLSC_LOCAL_GONE)
 			log_warnx("handoff: local client closed the connection during "
 			    "the TLS handshake with %s", s->peer);
 		tls_log_errors();
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
 		goto out;
 	}
-	if (!SSL_session_reused(s->ssl))
-		STATS_INC(STAT_HANDSHAKE_FULL);
-	else
-		STATS_INC(SSL_version(s->ssl) >= TLS1_3_VERSION ?
-		    STAT_HANDSHAKE_RESUMED_TICKET : STAT_HANDSHAKE_RESUMED_ID);
+	STATS_INC(SSL_session_reused(s->ssl) ? STAT_CLIENT_HANDSHAKE_RESUMED :
+	    STAT_CLIENT_HANDSHAKE_FULL);
+	sess_count_handshake(s, 1);
 	tlsc_finish(s->ssl, &ctx);
 	/* The context goes out before any byte from the remote server. */
 	if ((flags & HANDOFF_SEND_CONTEXT) &&
@@ -570,10 +546,8 @@ handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
 	    &s->busy, &res);
 	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
 		tlsc_mark_clean(s->ssl);
-	STATS_ADD(STAT_BYTES_TO_REMOTE, res.to_remote);
-	STATS_ADD(STAT_BYTES_TO_LOCAL, res.to_local);
+	sess_count_relay(s, &res);
 	if (res.end == RELAY_TIMEOUT) {
-		STATS_INC(STAT_TIMEOUTS);
 		log_warnx("ciphertext read/write timeout for %s", s->peer);
 	} else if (res.end == RELAY_REMOTE_ERROR) {
 		tls_log_errors();
@@ -631,6 +605,7 @@ handoff_run(struct sess *s)
 			handoff_wait_eof(s);
 		goto done;
 	}
+	STATS_INC((flags & HANDOFF_ROLE_CLIENT) ? STAT_ROLE_CLIENT : STAT_ROLE_SERVER);
 	if (flags & HANDOFF_ROLE_CLIENT) {
 		log_info("CONNECT to %s", s->peer);
 		connected = 1;
@@ -662,7 +637,7 @@ handoff_run(struct sess *s)
 	deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
 	if (fdpass_recv(s->plain_fd, &fd, deadline, err, sizeof(err)) < 0) {
 		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
 		goto done;
 	}
@@ -673,7 +648,7 @@ handoff_run(struct sess *s)
 		snprintf(err, sizeof(err), "fcntl: %s", strerror(errno));
 	if (err[0] != '\0') {
 		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
-		log_info("TLS handshake failed for service=%s peer=%s", s->serverid,
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
 		goto done;
 	}

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "stats.h"
 #include "log.h"
 
 #define LST_BACKLOG	511
@@ -54,8 +55,11 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 	 */
 	snprintf(l->scope, sizeof(l->scope), "%s%s", c->name ? "name:" : "",
 	    c->name ? c->name : l->key);
+	tlss_sid_ctx(l->scope, l->sid_ctx);
 	snprintf(l->label, sizeof(l->label), "%s",
 	    c->kind != CFG_LST_TCP ? c->handoff : c->listen);
+	if (c->kind != CFG_LST_STATS)	/* kept across reloads, by label */
+		l->stats = stats_listener(l->label);
 	if (c->kind == CFG_LST_TCP) {
 		snprintf(l->backend_label, sizeof(l->backend_label), "%s", c->backend);
 		if (sys_parse_addr(c->backend, 0, &l->backend, aerr, sizeof(aerr)) < 0) {
@@ -68,6 +72,14 @@ lst_new(const struct cfg_listener *c, char *err, size_t errlen)
 		l->connect_ms = c->connect_timeout * 1000;
 	}
 	return (l);
+}
+
+/* lst_perms_of - what lst_set_perms() applies, to tell a change */
+static void
+lst_perms_of(const struct cfg_listener *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%04o %s %s", (unsigned int)c->mode,
+	    c->owner != NULL ? c->owner : "", c->group != NULL ? c->group : "");
 }
 
 /* lst_set_perms - mode and optional owner/group of a handoff socket file */
@@ -141,6 +153,7 @@ lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t err
 		(void)unlink(c->handoff);
 		return (-1);
 	}
+	lst_perms_of(c, l->perms, sizeof(l->perms));
 	return (0);
 }
 
@@ -206,9 +219,13 @@ lst_adopt(struct lst *old, const struct cfg_listener *c, char *err, size_t errle
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
 	/* Same socket file; its mode or owner may have changed. */
-	if (c->kind != CFG_LST_TCP && lst_set_perms(c, err, errlen) < 0) {
-		free(l);
-		return (NULL);
+	if (c->kind != CFG_LST_TCP) {
+		lst_perms_of(c, l->perms, sizeof(l->perms));
+		if (strcmp(l->perms, old->perms) != 0 &&
+		    lst_set_perms(c, err, errlen) < 0) {
+			free(l);
+			return (NULL);
+		}
 	}
 	l->fd = old->fd;
 	old->adopted = 1;

@@ -15,7 +15,10 @@
  *	reload never drops a listening socket or refuses a connection;
  *	the old struct is marked adopted (its fd field is left alone: the
  *	acceptor may still be polling it) and lst_close() then frees it
- *	without closing the socket.
+ *	without closing the socket. A socket file's mode and owner are set
+ *	again only when the entry changed them: after tlsproxy_user or
+ *	tlsproxy_chroot the daemon could not touch the file it created as
+ *	root, and reloads must not fail for that.
  *
  *	lst_close() closes the socket and, for handoff listeners, removes
  *	the socket file. All fields are fixed after open: the acceptor
@@ -27,6 +30,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "tls_server.h"
 #include "sys.h"
 
 struct lst {
@@ -37,6 +41,9 @@ struct lst {
 	char		 label[256];	/* socket path or listen address, for logs */
 	char		 key[272];	/* kind + address: identity across reloads */
 	char		 scope[280];	/* TLS session resumption scope */
+	unsigned char	 sid_ctx[TLSS_SID_CTX_LEN];	/* its hash, computed once */
+	char		 perms[160];	/* socket file: mode, owner, group set */
+	struct stats_lst *stats;	/* this listener's counters (not owned) */
 	/* TCP frontend only: */
 	char		 backend_label[256];
 	struct sys_addr	 backend;

@@ -2,10 +2,12 @@
  * NAME
  *	log - Postfix-style logging to syslog or stderr, thread-safe
  * DESCRIPTION
- *	See log.h. The destination is chosen once at startup (and again
- *	on reload, from the main thread, while workers may log: the
- *	settings are swapped under a mutex; the line itself is formatted
- *	outside it).
+ *	See log.h. Workers log on every session, so the path of a line
+ *	takes no lock: the destination is a set of atomics that the main
+ *	thread changes on reload; a log file is swapped with dup2() onto
+ *	the same descriptor number, so a concurrent write(2) goes to the
+ *	old or the new file, never to a closed or reused descriptor; the
+ *	timestamp is cached per thread for the current second.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,24 +25,41 @@
 
 #define LOG_LINE_MAX	2048
 
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char	log_ident[128] = "tlsproxy";
-static int	log_to_stderr = 1;
-static int	log_fd = -1;		/* log file, or -1 */
+/*
+ * The ident in use. Reload may change it while a worker formats a line
+ * with the old one, so retired strings are freed only LOG_IDENTS
+ * changes later, long after any reader let go.
+ */
+#define LOG_IDENTS	8
+static char	*log_idents[LOG_IDENTS];
+static unsigned	 log_ident_next;
+static _Atomic(const char *) log_ident = "tlsproxy";
+static char	log_syslog_ident[128] = "tlsproxy";	/* openlog keeps the pointer */
+
+static atomic_int log_to_stderr = 1;
+static atomic_int log_fd = -1;		/* log file, or -1 */
+static int	log_parked_fd = -1;	/* former log file fd, now /dev/null */
+static atomic_long log_pid;
 static atomic_int log_is_verbose;
 static atomic_int log_rate = 0;		/* lines/s per format; 0 = no limit */
+static pthread_mutex_t log_cfg_lock = PTHREAD_MUTEX_INITIALIZER;	/* setters only */
 
 /*
  * Rate limiting: one slot per message format (the format string's
- * address identifies the call site), in a small open-addressed table.
+ * address identifies the call site), in a small open-addressed table
+ * of atomics; counts are approximate under races, which is all a
+ * flood guard needs.
  */
 #define LOG_RL_SLOTS	256
 static struct {
-	const char *fmt;
-	time_t	 second;
-	int	 count;
-	int	 suppressed;
+	_Atomic(const char *) fmt;
+	_Atomic(const char *) prefix;
+	atomic_int prio;
+	atomic_llong second;
+	atomic_int count;
+	atomic_int suppressed;
 } log_rl[LOG_RL_SLOTS];
+static atomic_int log_rl_pending;	/* some slot has a count to report */
 
 static const struct {
 	const char *name;
@@ -67,36 +86,93 @@ log_facility_code(const char *name)
 	return (-1);
 }
 
+static void
+log_atfork_child(void)
+{
+	atomic_store(&log_pid, (long)getpid());	/* daemonizing forks */
+}
+
+static void
+log_atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, log_atfork_child);
+}
+
 /* log_init - choose destination; safe to call again on reload */
 void
 log_init(const char *ident, int facility, int to_stderr, int verbose)
 {
-	pthread_mutex_lock(&log_lock);
-	snprintf(log_ident, sizeof(log_ident), "%s", ident);
-	log_to_stderr = to_stderr;
-	log_is_verbose = verbose;
-	pthread_mutex_unlock(&log_lock);
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *cur;
+	char	*copy;
+
+	(void)pthread_once(&once, log_atfork_register);
+	atomic_store(&log_pid, (long)getpid());
+	pthread_mutex_lock(&log_cfg_lock);
+	cur = atomic_load(&log_ident);
+	if (strcmp(cur, ident) != 0 && (copy = strdup(ident)) != NULL) {
+		free(log_idents[log_ident_next]);	/* retired LOG_IDENTS changes ago */
+		log_idents[log_ident_next] = copy;
+		log_ident_next = (log_ident_next + 1) % LOG_IDENTS;
+		atomic_store(&log_ident, copy);
+	}
+	atomic_store(&log_to_stderr, to_stderr);
+	atomic_store(&log_is_verbose, verbose);
 	if (!to_stderr) {
 		/* openlog keeps the pointer: hand it our static copy. */
 		closelog();
-		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+		if (strcmp(log_syslog_ident, ident) != 0)
+			snprintf(log_syslog_ident, sizeof(log_syslog_ident), "%s", ident);
+		openlog(log_syslog_ident, LOG_PID | LOG_NDELAY, facility);
 	}
+	pthread_mutex_unlock(&log_cfg_lock);
 }
 
+/*
+ * log_set_file - send lines to PATH ("" or NULL: back to syslog). An
+ * existing log file descriptor keeps its number: the new file is
+ * dup2()ed onto it, so writers never need a lock.
+ */
 int
 log_set_file(const char *path)
 {
-	int	 fd = -1, old;
+	int	 fd, cur, null;
 
-	if (path != NULL && *path != '\0' &&
-	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
+	pthread_mutex_lock(&log_cfg_lock);
+	cur = atomic_load(&log_fd);
+	if (path == NULL || *path == '\0') {
+		if (cur >= 0) {
+			/* Park it on /dev/null: a writer may still hold the number. */
+			atomic_store(&log_fd, -1);
+			if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
+				(void)dup3(null, cur, O_CLOEXEC);
+				close(null);
+			}
+			log_parked_fd = cur;
+		}
+		pthread_mutex_unlock(&log_cfg_lock);
+		return (0);
+	}
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+		pthread_mutex_unlock(&log_cfg_lock);
 		return (-1);
-	pthread_mutex_lock(&log_lock);
-	old = log_fd;
-	log_fd = fd;
-	pthread_mutex_unlock(&log_lock);
-	if (old >= 0)
-		close(old);
+	}
+	if (cur < 0)
+		cur = log_parked_fd;
+	if (cur >= 0) {
+		if (dup3(fd, cur, O_CLOEXEC) < 0) {
+			int saved = errno;
+			close(fd);
+			pthread_mutex_unlock(&log_cfg_lock);
+			errno = saved;
+			return (-1);
+		}
+		close(fd);
+		fd = cur;
+		log_parked_fd = -1;
+	}
+	atomic_store(&log_fd, fd);
+	pthread_mutex_unlock(&log_cfg_lock);
 	return (0);
 }
 
@@ -108,93 +184,139 @@ log_set_rate_limit(int per_second)
 
 /*
  * log_rate_check - may a line of this format go out now? Returns 1 to
- * log it, 0 to drop it; *flushed is set to the count dropped in the
- * previous second, to be reported first.
+ * log it, 0 to drop it (and count it, for log_rate_flush()).
  */
 static int
-log_rate_check(const char *fmt, int *flushed)
+log_rate_check(int prio, const char *prefix, const char *fmt)
 {
-	size_t	 i, h = ((uintptr_t)fmt >> 4) % LOG_RL_SLOTS;
-	time_t	 now;
-	int	 limit = atomic_load(&log_rate), ok = 1;
+	size_t	 i, j, h = ((uintptr_t)fmt >> 4) % LOG_RL_SLOTS;
+	long long now, then;
+	const char *slot;
+	int	 limit = atomic_load(&log_rate);
 
-	*flushed = 0;
 	if (limit <= 0)
 		return (1);
-	now = time(NULL);
-	pthread_mutex_lock(&log_lock);
+	now = (long long)time(NULL);
 	for (i = 0; i < LOG_RL_SLOTS; i++) {
-		size_t j = (h + i) % LOG_RL_SLOTS;
-		if (log_rl[j].fmt == fmt || log_rl[j].fmt == NULL) {
-			if (log_rl[j].fmt == NULL)
-				log_rl[j].fmt = fmt;
-			if (log_rl[j].second != now) {
-				*flushed = log_rl[j].suppressed;
-				log_rl[j].second = now;
-				log_rl[j].count = 0;
-				log_rl[j].suppressed = 0;
-			}
-			if (++log_rl[j].count > limit) {
-				log_rl[j].suppressed++;
-				ok = 0;
-			}
-			break;
+		j = (h + i) % LOG_RL_SLOTS;
+		slot = atomic_load(&log_rl[j].fmt);
+		if (slot == NULL) {
+			const char *expect = NULL;
+			if (!atomic_compare_exchange_strong(&log_rl[j].fmt, &expect, fmt) &&
+			    expect != fmt)
+				continue;	/* taken by another format meanwhile */
+			atomic_store(&log_rl[j].prefix, prefix);
+			atomic_store(&log_rl[j].prio, prio);
+		} else if (slot != fmt)
+			continue;
+		then = atomic_load(&log_rl[j].second);
+		if (then != now && atomic_compare_exchange_strong(&log_rl[j].second,
+		    &then, now))
+			atomic_store(&log_rl[j].count, 0);
+		if (atomic_fetch_add(&log_rl[j].count, 1) >= limit) {
+			atomic_fetch_add(&log_rl[j].suppressed, 1);
+			atomic_store(&log_rl_pending, 1);
+			return (0);
 		}
+		return (1);
 	}
-	pthread_mutex_unlock(&log_lock);
-	return (ok);		/* table full: no limit for new formats */
+	return (1);		/* table full: no limit for new formats */
+}
+
+static void log_write_line(int, const char *);
+
+/*
+ * log_rate_flush - one "N similar messages suppressed" line for each
+ * format whose lines were dropped in a second that is over. Called
+ * with every line and from the main thread once a second, so the
+ * count shows up even when the flood just stops.
+ */
+void
+log_rate_flush(void)
+{
+	char	 msg[LOG_LINE_MAX];
+	long long now;
+	const char *fmt, *pct;
+	size_t	 j;
+	int	 n, again = 0;
+
+	if (!atomic_exchange(&log_rl_pending, 0))
+		return;
+	now = (long long)time(NULL);
+	for (j = 0; j < LOG_RL_SLOTS; j++) {
+		if ((fmt = atomic_load(&log_rl[j].fmt)) == NULL ||
+		    atomic_load(&log_rl[j].suppressed) == 0)
+			continue;
+		if (atomic_load(&log_rl[j].second) == now) {
+			again = 1;	/* still this second's flood */
+			continue;
+		}
+		if ((n = atomic_exchange(&log_rl[j].suppressed, 0)) == 0)
+			continue;
+		/* Name the message by its format's constant start. */
+		pct = strchr(fmt, '%');
+		snprintf(msg, sizeof(msg), "%s%d similar messages suppressed "
+		    "(tlsproxy_log_rate_limit): %.*s...", atomic_load(&log_rl[j].prefix),
+		    n, (int)(pct ? (size_t)(pct - fmt) : strlen(fmt)), fmt);
+		log_write_line(atomic_load(&log_rl[j].prio), msg);
+	}
+	if (again)
+		atomic_store(&log_rl_pending, 1);
 }
 
 void
 log_set_verbose(int v)
 {
-	log_is_verbose = v;
+	atomic_store(&log_is_verbose, v);
 }
 
 int
 log_verbose(void)
 {
-	return (log_is_verbose);
+	return (atomic_load(&log_is_verbose));
 }
 
 static const char log_trace_prefix[] = "";
+static const char log_fail_prefix[] = "";
+
+/* log_stamp - "Mon DD HH:MM:SS", formatted once a second per thread */
+static const char *
+log_stamp(void)
+{
+	static __thread time_t last = (time_t)-1;
+	static __thread char stamp[32];
+	struct tm tm;
+	time_t	 now = time(NULL);
+
+	if (now != last) {
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		last = now;
+	}
+	return (stamp);
+}
 
 /* log_write_line - one syslog call, or one write(2) of a whole line */
 static void
 log_write_line(int prio, const char *msg)
 {
-	char	 line[LOG_LINE_MAX + 192], ident[128], stamp[32];
+	char	 line[LOG_LINE_MAX + 192];
 	size_t	 n;
-	int	 to_stderr, fd;
-	struct tm tm;
-	time_t	 now;
+	int	 fd;
 
-	pthread_mutex_lock(&log_lock);
-	to_stderr = log_to_stderr;
-	fd = log_to_stderr ? STDERR_FILENO : log_fd;
-	memcpy(ident, log_ident, sizeof(ident));
+	fd = atomic_load(&log_to_stderr) ? STDERR_FILENO : atomic_load(&log_fd);
 	if (fd < 0) {
-		pthread_mutex_unlock(&log_lock);
 		syslog(prio, "%s", msg);
 		return;
 	}
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n", stamp, ident,
-	    (long)getpid(), msg);
+	n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n", log_stamp(),
+	    atomic_load(&log_ident), atomic_load(&log_pid), msg);
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	/*
-	 * One write per line: concurrent lines never interleave. The lock
-	 * keeps the log file open meanwhile (a reload may reopen it); a
-	 * write of one line to a file or a terminal does not block long.
-	 */
-	if (write(fd, line, n) < 0 && !to_stderr)
-		(void)0;
-	pthread_mutex_unlock(&log_lock);
+	/* One write per line: O_APPEND lines of concurrent threads never mix. */
+	(void)!write(fd, line, n);
 }
 
 /* log_emit - rate check, format once, then write */
@@ -203,17 +325,13 @@ log_emit(int prio, const char *prefix, const char *fmt, va_list ap, int err)
 {
 	char	 msg[LOG_LINE_MAX];
 	size_t	 n;
-	int	 dropped;
 
-	dropped = 0;
-	if (prio > LOG_CRIT && prefix != log_trace_prefix &&
-	    !log_rate_check(fmt, &dropped))
+	if (atomic_load(&log_rl_pending))
+		log_rate_flush();
+	/* Transaction lines (log_info) and asked-for traces are never dropped. */
+	if (prio > LOG_CRIT && (prio != LOG_INFO || prefix == log_fail_prefix) &&
+	    !log_rate_check(prio, prefix, fmt))
 		return;
-	if (dropped > 0) {
-		snprintf(msg, sizeof(msg), "%s%d similar messages suppressed "
-		    "(tlsproxy_log_rate_limit)", prefix, dropped);
-		log_write_line(prio, msg);
-	}
 	n = (size_t)snprintf(msg, sizeof(msg), "%s", prefix);
 	if (n < sizeof(msg))
 		vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
@@ -239,6 +357,12 @@ log_info(const char *fmt, ...)
 }
 
 void
+log_fail(const char *fmt, ...)
+{
+	LOG_BODY(LOG_INFO, log_fail_prefix, 0);
+}
+
+void
 log_trace(const char *fmt, ...)
 {
 	LOG_BODY(LOG_INFO, log_trace_prefix, 0);
@@ -247,7 +371,7 @@ log_trace(const char *fmt, ...)
 void
 log_debug(const char *fmt, ...)
 {
-	if (!log_is_verbose)
+	if (!atomic_load(&log_is_verbose))
 		return;
 	LOG_BODY(LOG_DEBUG, "", 0);
 }

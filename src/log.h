@@ -19,9 +19,14 @@
  *	log_set_file() sends lines to a file instead of syslog (same line
  *	format as stderr); calling it again reopens the file (rotation).
  *	log_set_rate_limit() caps the lines per second of each message
- *	format: the excess is counted and summed up in one "N similar
- *	messages suppressed" line, so a flood of failing handshakes cannot
- *	flood the log.
+ *	format of warnings and of log_fail() lines (info-level failure
+ *	records such as a failed handshake): the excess is counted and
+ *	summed up in one "N similar messages suppressed" line, so a flood
+ *	of failing handshakes cannot flood the log. log_info() lines are
+ *	transaction records (CONNECT, established, DISCONNECT) and are
+ *	never dropped.
+ *
+ *	No lock is taken on the path of a line (workers log every session).
  */
 #ifndef TLSPROXY_LOG_H
 #define TLSPROXY_LOG_H
@@ -36,11 +41,15 @@ void	log_init(const char *ident, int facility, int to_stderr, int verbose);
 int	log_set_file(const char *path);
 /* Most lines per second of one message format; 0: unlimited. */
 void	log_set_rate_limit(int per_second);
+/* Report counts dropped in seconds now over (main loop, once a second). */
+void	log_rate_flush(void);
 void	log_set_verbose(int);
 int	log_verbose(void);
 
 void	log_info(const char *, ...) LOG_PRINTF(1, 2);
 void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
+/* Info-level failure record, rate limited like warnings. */
+void	log_fail(const char *, ...) LOG_PRINTF(1, 2);
 /* Like log_info, but never rate limited: TLS loglevel 2-4 traces asked for. */
 void	log_trace(const char *, ...) LOG_PRINTF(1, 2);
 void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);

@@ -8,9 +8,9 @@
  *	Start-up order: read the configuration (every error reported,
  *	then exit 1), build the TLS contexts and bind every listener
  *	while still attached to the terminal, so a broken setup fails
- *	loudly; then daemonize (unless -f), write the pid file, drop
- *	privileges (tlsproxy_user), start the fixed worker pool and the
- *	acceptor thread. The main thread
+ *	loudly; then daemonize (unless -f), write the pid file, chroot
+ *	(tlsproxy_chroot), drop privileges (tlsproxy_user), start the
+ *	fixed worker pool and the acceptor thread. The main thread
  *	then only waits for signals:
  *	SIGHUP	re-read configuration, certificates and listeners for new
  *		sessions; live sessions keep what they started with; a
@@ -24,8 +24,10 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -78,8 +80,12 @@ static int	main_verbose;
 static struct lst *main_lsts[MAIN_MAX_LISTENERS];	/* owned */
 static size_t	main_nlsts;
 static struct scache *main_cache;	/* owned: the shared server session cache */
-static char	main_pidfile[PATH_MAX];
+static char	main_pidfile[PATH_MAX];	/* as written */
+static char	main_pidfile_reach[PATH_MAX];	/* its path from here; "" none */
 static int	main_pidfd = -1;
+static char	main_chroot_dir[PATH_MAX];	/* set once chrooted */
+static char	main_log_ident[128];	/* syslog ident and facility in use */
+static int	main_log_fac = -1;
 
 static void __attribute__((noreturn))
 main_usage(void)
@@ -106,12 +112,27 @@ main_log_setup(const struct cfg *cfg, int to_stderr)
 	snprintf(ident, sizeof(ident), "%s/tlsproxy", cfg_str(cfg, "syslog_name"));
 	if ((fac = log_facility_code(cfg_str(cfg, "syslog_facility"))) < 0)
 		fac = log_facility_code("mail");
-	log_init(ident, fac, to_stderr, main_verbose);
+	if (main_chroot_dir[0] == '\0') {
+		log_init(ident, fac, to_stderr, main_verbose);
+		snprintf(main_log_ident, sizeof(main_log_ident), "%s", ident);
+		main_log_fac = fac;
+	} else if (strcmp(ident, main_log_ident) != 0 || fac != main_log_fac) {
+		/* openlog() would look for /dev/log inside the chroot. */
+		log_warnx("syslog_name and syslog_facility changes take effect "
+		    "after a restart (tlsproxy_chroot)");
+	}
 	log_set_rate_limit((int)cfg_int(cfg, "tlsproxy_log_rate_limit"));
 	/* (Re)open the log file: SIGHUP after rotation starts a new one. */
-	if (!to_stderr && log_set_file(cfg_str(cfg, "tlsproxy_log_file")) < 0)
-		log_warn("cannot open tlsproxy_log_file %s", cfg_str(cfg,
-		    "tlsproxy_log_file"));
+	if (!to_stderr && log_set_file(cfg_str(cfg, "tlsproxy_log_file")) < 0) {
+		if (main_chroot_dir[0] != '\0')
+			log_warnx("cannot reopen tlsproxy_log_file %s inside "
+			    "tlsproxy_chroot %s: %s; logging on to the file "
+			    "opened at startup", cfg_str(cfg, "tlsproxy_log_file"),
+			    main_chroot_dir, strerror(errno));
+		else
+			log_warn("cannot open tlsproxy_log_file %s", cfg_str(cfg,
+			    "tlsproxy_log_file"));
+	}
 }
 
 /*
@@ -189,7 +210,37 @@ main_pidfile_write(const char *path)
 	if (ftruncate(fd, 0) < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
 		fatal("cannot write pid file %s", path);
 	snprintf(main_pidfile, sizeof(main_pidfile), "%s", path);
+	/* Absolute, so that it can be found again from inside a chroot. */
+	if (realpath(path, main_pidfile_reach) == NULL)
+		snprintf(main_pidfile_reach, sizeof(main_pidfile_reach), "%s", path);
 	main_pidfd = fd;		/* kept open: the lock marks us as running */
+}
+
+/*
+ * main_pidfile_remove - at exit: remove the pid file if its path still
+ * names the file we wrote and we can reach and delete it; otherwise
+ * (outside tlsproxy_chroot, or in a directory tlsproxy_user may not
+ * write to) empty it, so that no stale process ID is left behind.
+ */
+static void
+main_pidfile_remove(void)
+{
+	struct stat ours, now;
+
+	if (main_pidfd < 0)
+		return;
+	if (main_pidfile_reach[0] != '\0' && fstat(main_pidfd, &ours) == 0 &&
+	    stat(main_pidfile_reach, &now) == 0 && ours.st_dev == now.st_dev &&
+	    ours.st_ino == now.st_ino && unlink(main_pidfile_reach) == 0) {
+		sys_close(&main_pidfd);
+		return;
+	}
+	if (ftruncate(main_pidfd, 0) < 0)
+		log_warn("cannot remove or empty the pid file %s", main_pidfile);
+	else
+		log_info("emptied the pid file %s: it cannot be removed from here",
+		    main_pidfile);
+	sys_close(&main_pidfd);
 }
 
 static void
@@ -227,6 +278,30 @@ main_log_lines(char *buf)
 }
 
 static struct workq *main_wq;		/* for the stats socket's gauges */
+
+/*
+ * main_heap_trim - malloc_trim() when few sessions started in the last
+ * SECS seconds. It locks each malloc arena while it walks it, and under
+ * load the pages it frees would be faulted back at once: trimming pays
+ * only once the daemon is quiet, when memory is what an operator sees.
+ */
+static void
+main_heap_trim(int secs)
+{
+	static uint64_t last;
+	uint64_t now_sessions;
+	int64_t	 t0;
+
+	now_sessions = stats_get(STAT_SESSIONS_HANDOFF) + stats_get(STAT_SESSIONS_TCP);
+	if (now_sessions - last >= (uint64_t)secs * 20) {
+		last = now_sessions;
+		return;
+	}
+	last = now_sessions;
+	t0 = sys_now_ms();
+	(void)malloc_trim(0);
+	log_debug("heap trim took %lld ms", (long long)(sys_now_ms() - t0));
+}
 
 /* main_stats_render - the stats socket's answer: gauges, then counters */
 static size_t
@@ -282,10 +357,24 @@ main_log_tls_off(const struct snap *snap)
 	size_t	 i;
 
 	for (i = 0; i < snap->nlst; i++)
-		if (snap->lst[i].tls == NULL)
+		/* A STARTTLS listener at level none is meant to be plaintext. */
+		if (snap->lst[i].tls == NULL &&
+		    strncmp(snap->lst[i].key, "handoff:", strlen("handoff:")) == 0)
 			log_warnx("%s%s%s", snap->lst[i].off_reason,
 			    snap->nlst > 1 ? ": handoff listener " : "",
 			    snap->nlst > 1 ? snap->lst[i].key + strlen("handoff:") : "");
+}
+
+/* main_reload_failed - the last line of every failed reload */
+static void
+main_reload_failed(void)
+{
+	if (main_chroot_dir[0] != '\0')
+		log_warnx("reload failed; keeping the running configuration "
+		    "(inside tlsproxy_chroot %s every file is looked up below it)",
+		    main_chroot_dir);
+	else
+		log_warnx("reload failed; keeping the running configuration");
 }
 
 static void
@@ -299,6 +388,13 @@ main_reload(const struct cfg *running)
 	FILE	*errs;
 
 	log_info("reloading configuration from %s", main_conf_path);
+	if (main_chroot_dir[0] != '\0' && access(main_conf_path, R_OK) < 0) {
+		log_warnx("reload is not possible inside tlsproxy_chroot %s: "
+		    "%s: %s; keeping the running configuration (restart "
+		    "tlsproxy to apply changes)", main_chroot_dir, main_conf_path,
+		    strerror(errno));
+		return;
+	}
 	if ((errs = open_memstream(&errbuf, &errlen)) == NULL) {
 		log_warn("reload: open_memstream");
 		return;
@@ -308,31 +404,31 @@ main_reload(const struct cfg *running)
 	if (cfg == NULL) {
 		main_log_lines(errbuf);
 		free(errbuf);
-		log_warnx("reload failed; keeping the running configuration");
+		main_reload_failed();
 		return;
 	}
 	free(errbuf);
 	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
-		log_warnx("reload failed; keeping the running configuration");
+		main_reload_failed();
 		return;
 	}
 	if (main_tickets(snap->cfg, err, sizeof(err)) < 0) {
 		log_warnx("%s: %s", main_conf_path, err);
-		log_warnx("reload failed; keeping the running configuration");
+		main_reload_failed();
 		snap_unref(snap);
 		return;
 	}
 	if (cfg_listener_count(snap->cfg) == 0) {
 		log_warnx("%s: no listeners configured (tlsproxy_listeners)",
 		    main_conf_path);
-		log_warnx("reload failed; keeping the running configuration");
+		main_reload_failed();
 		snap_unref(snap);
 		return;
 	}
 	if (main_open_listeners(snap->cfg, nl, &n, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
-		log_warnx("reload failed; keeping the running configuration");
+		main_reload_failed();
 		snap_unref(snap);
 		return;
 	}
@@ -342,6 +438,9 @@ main_reload(const struct cfg *running)
 	    cfg_int(running, "tlsproxy_queue_limit"))
 		log_warnx("tlsproxy_worker_threads and tlsproxy_queue_limit "
 		    "changes take effect after a restart");
+	if (strcmp(cfg_str(snap->cfg, "tlsproxy_chroot"),
+	    cfg_str(running, "tlsproxy_chroot")) != 0)
+		log_warnx("tlsproxy_chroot changes take effect after a restart");
 	main_log_tls_off(snap);
 	/* New sessions get the new snapshot, then the new listeners. */
 	snap_install(snap);
@@ -405,15 +504,115 @@ main_control(const char *cmd, const struct cfg *cfg)
 	return (1);
 }
 
-/* main_drop_privileges - after keys and sockets: become tlsproxy_user */
+/*
+ * main_chroot_check - tlsproxy_chroot, before anything detaches or
+ * loads keys: an absolute path to a directory that belongs to root and
+ * that nobody else may write to, below directories that belong to root
+ * and that nobody else may write to either (unless sticky, as /tmp):
+ * whoever could rename one of them could put another tree in its place.
+ * Its canonical path goes to root ("" when unset).
+ */
 static void
-main_drop_privileges(const struct cfg *cfg)
+main_chroot_check(const struct cfg *cfg, char *root, size_t rootlen)
+{
+	const char *dir = cfg_str(cfg, "tlsproxy_chroot");
+	char	 real[PATH_MAX], up[PATH_MAX], *slash;
+	struct stat st;
+	pid_t	 pid;
+	int	 status;
+
+	root[0] = '\0';
+	if (*dir == '\0')
+		return;
+	if (dir[0] != '/')
+		fatalx("%s: tlsproxy_chroot %s: not an absolute path",
+		    main_conf_path, dir);
+	if (geteuid() != 0)
+		fatalx("%s: tlsproxy_chroot %s: tlsproxy must be started as root "
+		    "to chroot", main_conf_path, dir);
+	if (realpath(dir, real) == NULL || stat(real, &st) < 0)
+		fatal("%s: tlsproxy_chroot %s", main_conf_path, dir);
+	if (strcmp(real, "/") == 0)
+		fatalx("%s: tlsproxy_chroot %s: that is the root directory; leave "
+		    "tlsproxy_chroot empty for no chroot", main_conf_path, dir);
+	if (!S_ISDIR(st.st_mode))
+		fatalx("%s: tlsproxy_chroot %s: not a directory", main_conf_path, dir);
+	if (st.st_uid != 0)
+		fatalx("%s: tlsproxy_chroot %s: owned by uid %ld, must be owned by "
+		    "root", main_conf_path, dir, (long)st.st_uid);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("%s: tlsproxy_chroot %s: mode %04o, must not be writable "
+		    "by group or other", main_conf_path, dir,
+		    (unsigned int)(st.st_mode & 07777));
+	snprintf(up, sizeof(up), "%s", real);
+	while ((slash = strrchr(up, '/')) != NULL) {
+		slash[slash == up] = '\0';	/* "/a/b" -> "/a" -> "/" */
+		if (stat(up, &st) < 0)
+			fatal("%s: tlsproxy_chroot %s: %s", main_conf_path, dir, up);
+		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+		    (st.st_mode & S_ISVTX) == 0))
+			fatalx("%s: tlsproxy_chroot %s: its parent directory %s must "
+			    "be owned by root and not writable by group or other",
+			    main_conf_path, dir, up);
+		if (strcmp(up, "/") == 0)
+			break;
+	}
+	/*
+	 * The real chroot comes after detaching, where a failure reaches
+	 * only the log: try it now in a child (a missing CAP_SYS_CHROOT, a
+	 * seccomp filter), so that the error shows up where we started.
+	 */
+	if ((pid = fork()) < 0)
+		fatal("fork");
+	if (pid == 0)
+		_exit(chroot(real) == 0 ? 0 : errno > 0 && errno < 256 ? errno : 255);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			fatal("waitpid");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fatalx("%s: tlsproxy_chroot %s: chroot: %s", main_conf_path, dir,
+		    WIFEXITED(status) ? strerror(WEXITSTATUS(status)) :
+		    "the test child failed");
+	snprintf(root, rootlen, "%s", real);
+}
+
+/*
+ * main_chroot - chroot(2) to dir, then chdir("/"). Syslog's socket and
+ * the log file are already open; the time zone is loaded now; the pid
+ * file is found again below dir if it lies there.
+ */
+static void
+main_chroot(const char *dir)
+{
+	size_t	 n = strlen(dir);
+
+	tzset();
+	if (chroot(dir) < 0)
+		fatal("cannot chroot to %s", dir);
+	if (chdir("/") < 0)
+		fatal("cannot chdir to / inside %s", dir);
+	snprintf(main_chroot_dir, sizeof(main_chroot_dir), "%s", dir);
+	if (strncmp(main_pidfile_reach, dir, n) == 0 && main_pidfile_reach[n] == '/')
+		memmove(main_pidfile_reach, main_pidfile_reach + n,
+		    strlen(main_pidfile_reach + n) + 1);
+	else
+		main_pidfile_reach[0] = '\0';
+	log_info("chrooted to %s", dir);
+}
+
+/*
+ * main_drop_privileges - after keys and sockets: chroot to root (if
+ * set), become tlsproxy_user
+ */
+static void
+main_drop_privileges(const struct cfg *cfg, const char *root)
 {
 	const char *user = cfg_str(cfg, "tlsproxy_user");
 	const char *group = cfg_str(cfg, "tlsproxy_group");
-	struct passwd *pw;
+	struct passwd *pw = NULL;
 	struct group *gr;
-	gid_t	 gid;
+	uid_t	 uid = 0;
+	gid_t	 gid = 0;
 
 	if (geteuid() != 0) {
 		if (*user != '\0')
@@ -421,27 +620,43 @@ main_drop_privileges(const struct cfg *cfg)
 			    user);
 		return;
 	}
-	if (*user == '\0') {
+	/* Look the account up while /etc is still in reach. */
+	if (*user != '\0') {
+		if ((pw = getpwnam(user)) == NULL)
+			fatalx("tlsproxy_user: unknown user \"%s\"", user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		if (*group != '\0') {
+			if ((gr = getgrnam(group)) == NULL)
+				fatalx("tlsproxy_group: unknown group \"%s\"", group);
+			gid = gr->gr_gid;
+		}
+	}
+	if (*root != '\0') {
+		main_chroot(root);
+		if (*cfg_str(cfg, "tlsproxy_tls_ticket_key_file") != '\0' &&
+		    access(cfg_str(cfg, "tlsproxy_tls_ticket_key_file"), F_OK) < 0)
+			log_warnx("tlsproxy_tls_ticket_key_file %s is not visible "
+			    "inside tlsproxy_chroot %s: its changes are not seen "
+			    "until a restart", cfg_str(cfg,
+			    "tlsproxy_tls_ticket_key_file"), root);
+	}
+	if (pw == NULL) {
 		log_warnx("running as root: set tlsproxy_user (and tlsproxy_group) "
 		    "to drop privileges after loading keys");
+		if (*root != '\0')
+			log_warnx("tlsproxy_chroot without tlsproxy_user: a process "
+			    "running as root can leave a chroot");
 		return;
 	}
-	if ((pw = getpwnam(user)) == NULL)
-		fatalx("tlsproxy_user: unknown user \"%s\"", user);
-	gid = pw->pw_gid;
-	if (*group != '\0') {
-		if ((gr = getgrnam(group)) == NULL)
-			fatalx("tlsproxy_group: unknown group \"%s\"", group);
-		gid = gr->gr_gid;
-	}
-	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0)
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 		fatal("cannot drop privileges to %s", user);
 	/* Verify: getting root back must be impossible now. */
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		fatalx("privilege drop to %s did not stick", user);
 	/* No core dumps of key material; setuid() cleared it already, be explicit. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	log_info("running as user %s (uid %ld, gid %ld)", user, (long)pw->pw_uid,
+	log_info("running as user %s (uid %ld, gid %ld)", user, (long)uid,
 	    (long)gid);
 }
 
@@ -452,7 +667,7 @@ main(int argc, char **argv)
 	struct snap *snap;
 	struct cfg *cfg;
 	sigset_t sigs;
-	char	 err[512], abspath[PATH_MAX];
+	char	 err[512], abspath[PATH_MAX], root[PATH_MAX];
 	const char *opt_s = NULL;
 	int	 ch, opt_n = 0, opt_d = 0, sig, threads, drain_ms;
 	unsigned int ticks = 0;
@@ -508,6 +723,7 @@ main(int argc, char **argv)
 		return (ch);
 	}
 	main_log_setup(cfg, 1);
+	main_chroot_check(cfg, root, sizeof(root));
 	tls_init();
 	signal(SIGPIPE, SIG_IGN);
 
@@ -534,7 +750,7 @@ main(int argc, char **argv)
 	}
 	if (!main_foreground || cfg_is_set(snap->cfg, "tlsproxy_pid_file"))
 		main_pidfile_write(cfg_str(snap->cfg, "tlsproxy_pid_file"));
-	main_drop_privileges(snap->cfg);
+	main_drop_privileges(snap->cfg, root);
 
 	/* Signals go to the main thread only: block them before any thread. */
 	sigemptyset(&sigs);
@@ -568,8 +784,16 @@ main(int argc, char **argv)
 				sess_check_stuck(snap->watchdog_ms);
 				snap_unref(snap);
 				tkey_tick((int64_t)time(NULL));
+				log_rate_flush();
 				if (++ticks % 10 == 0)
 					(void)scache_expire(main_cache, sys_now_ms());
+				/*
+				 * Hand free heap pages back: a burst of handshakes
+				 * leaves holes in every malloc arena that idle
+				 * sessions would otherwise keep resident.
+				 */
+				if (ticks % 5 == 0)
+					main_heap_trim(5);
 			}
 			continue;
 		}
@@ -612,10 +836,8 @@ main(int argc, char **argv)
 	stats_log();
 	tkey_shutdown();
 	scache_free(main_cache);
-	if (main_pidfd >= 0) {
-		(void)unlink(main_pidfile);
-		sys_close(&main_pidfd);
-	}
+	stats_free();		/* no session is left to count */
+	main_pidfile_remove();
 	log_info("stopped");
 	return (0);
 }

@@ -18,6 +18,9 @@
  *	idle_ms. busy, when not NULL, is stamped with the time while the
  *	worker is inside a read/write/OpenSSL call (for the watchdog).
  *
+ *	With ssl NULL, net_fd is relayed as plain bytes too (an SMTP
+ *	session whose client never took STARTTLS).
+ *
  *	The caller owns both fds and the SSL; relay_run() closes nothing.
  * DIAGNOSTICS
  *	Returns how the session ended (enum relay_end); byte counts in

@@ -18,6 +18,8 @@
 #include "frontend.h"
 #include "handoff.h"
 #include "log.h"
+#include "tls_common.h"
+#include "relay.h"
 #include "session.h"
 #include "stats.h"
 
@@ -43,7 +45,10 @@ sess_new(struct snap *snap, const struct lst *l, int fd,
 	s->net_fd = -1;
 	snprintf(s->lst_label, sizeof(s->lst_label), "%s", l->label);
 	snprintf(s->scope, sizeof(s->scope), "%s", l->scope);
-	tlss_sid_ctx(s->scope, s->sid_ctx);	/* handoff refines it per service id */
+	memcpy(s->sid_ctx, l->sid_ctx, sizeof(s->sid_ctx));	/* handoff refines it per service id */
+	s->lstats = l->stats;
+	STATS_LST_INC(s->lstats, sessions);
+	STATS_LST_INC(s->lstats, live);
 	if (l->kind == CFG_LST_HANDOFF) {
 		STATS_INC(STAT_SESSIONS_HANDOFF);
 		s->plain_fd = fd;
@@ -86,12 +91,76 @@ sess_free(struct sess *s)
 		s->next->prev = s->prev;
 	sess_nlive--;
 	pthread_mutex_unlock(&sess_lock);
+	STATS_LST_DEC(s->lstats, live);
 	SSL_free(s->ssl);		/* SSL_set_fd() never closes the fd */
 	sys_close(&s->net_fd);
 	sys_close(&s->plain_fd);
 	snap_unref(s->snap);
 	s->magic = 0;
 	free(s);
+}
+
+/*
+ * sess_tls_accept - the server-role handshake on the session's remote
+ * socket, as every listener kind does it: counted, and logged in
+ * Postfix's words (the failure line, the established line). watch_fd
+ * (or -1): the local side, whose hang-up ends the wait; gone_what
+ * (or NULL) names it in the warning then.
+ */
+enum tlss_result
+sess_tls_accept(struct sess *s, int watch_fd, int64_t deadline,
+    const char *gone_what)
+{
+	enum tlss_result hr;
+
+	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer,
+	    s->sid_ctx)) == NULL) {
+		tls_log_errors();
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		return (TLSS_FAIL);
+	}
+	hr = tlss_handshake(s->ssl, s->net_fd, watch_fd, deadline, &s->busy);
+	if (hr != TLSS_OK) {
+		STATS_INC(STAT_HANDSHAKE_FAILED);
+		sess_count_handshake(s, 0);
+		if (hr == TLSS_TIMEOUT)
+			log_warnx("ciphertext read/write timeout for %s", s->peer);
+		else if (hr == TLSS_LOCAL_GONE && gone_what != NULL)
+			log_warnx("%s closed the connection during the TLS handshake "
+			    "with %s", gone_what, s->peer);
+		tls_log_errors();
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		return (hr);
+	}
+	tlss_count_handshake(s->ssl);
+	sess_count_handshake(s, 1);
+	tlss_log_established(s->tls->tls, s->ssl, s->peer);
+	return (TLSS_OK);
+}
+
+/* sess_count_handshake - per listener; the global counters are by role */
+void
+sess_count_handshake(struct sess *s, int ok)
+{
+	if (ok)
+		STATS_LST_INC(s->lstats, handshakes);
+	else
+		STATS_LST_INC(s->lstats, handshakes_failed);
+}
+
+void
+sess_count_relay(struct sess *s, const struct relay_result *res)
+{
+	STATS_ADD(STAT_BYTES_TO_REMOTE, res->to_remote);
+	STATS_ADD(STAT_BYTES_TO_LOCAL, res->to_local);
+	STATS_LST_ADD(s->lstats, bytes_to_remote, res->to_remote);
+	STATS_LST_ADD(s->lstats, bytes_to_local, res->to_local);
+	if (res->end == RELAY_TIMEOUT) {
+		STATS_INC(STAT_TIMEOUTS);
+		STATS_LST_INC(s->lstats, timeouts);
+	}
 }
 
 void

@@ -40,6 +40,7 @@ struct sess {
 	const struct snap_tls *tls;	/* this listener's TLS settings, in snap */
 	enum cfg_listener_kind kind;
 	char		 lst_label[256];	/* listener, for logs */
+	struct stats_lst *lstats;	/* the listener's counters (not owned) */
 	int		 plain_fd;	/* owned: handoff client, or TCP backend */
 	int		 net_fd;	/* owned: the remote TLS peer */
 	SSL		*ssl;		/* owned; does not own net_fd */
@@ -69,6 +70,14 @@ void		 sess_set_plain_fd(struct sess *, int fd);
 
 /* Record the peer label and service id (handoff: from the request). */
 void		 sess_set_peer(struct sess *, const char *peer, const char *serverid);
+
+/* Server-role handshake on net_fd: SSL made, counted, logged. */
+enum tlss_result sess_tls_accept(struct sess *, int watch_fd, int64_t deadline,
+		    const char *gone_what);
+/* Count a handshake's outcome, and a relay's bytes and end, globally and per listener. */
+void		 sess_count_handshake(struct sess *, int ok);
+struct relay_result;
+void		 sess_count_relay(struct sess *, const struct relay_result *);
 
 void		 sess_run(void *job, void *arg);	/* workq entry */
 void		 sess_drop(void *job, void *arg);	/* queued at shutdown */

@@ -39,9 +39,24 @@ snap_level(const struct cfg *cfg)
 	return (SNAP_LEVEL_NONE);
 }
 
+/* How much a listener needs the TLS server role. */
+#define SNAP_NEED_NONE	0	/* handoff: status=0 when off */
+#define SNAP_NEED_TLS	1	/* implicit TLS: always */
+#define SNAP_NEED_LEVEL	2	/* STARTTLS: unless the level is none */
+
+/* snap_need - what a configured listener needs */
+static int
+snap_need(const struct cfg_listener *l)
+{
+	if (l->kind != CFG_LST_TCP)
+		return (SNAP_NEED_NONE);
+	return (l->starttls != CFG_STARTTLS_NONE ? SNAP_NEED_LEVEL :
+	    SNAP_NEED_TLS);
+}
+
 /*
  * snap_tls_build - the server TLS settings of one configuration (global,
- * or a listener's effective one). tcp: a TCP frontend needs TLS on.
+ * or a listener's effective one). tcp: SNAP_NEED_*.
  */
 static int
 snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
@@ -57,7 +72,7 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 	if (st->level == SNAP_LEVEL_NONE) {
 		st->off_reason = "TLS server role is disabled with "
 		    "tlsproxy_tls_security_level or tlsproxy_use_tls";
-		if (tcp) {
+		if (tcp == SNAP_NEED_TLS) {
 			snprintf(err, errlen, "%s: the TLS security level is \"none\" "
 			    "(tlsproxy_tls_security_level, or tlsproxy_use_tls = no), "
 			    "but a TCP frontend needs TLS: set it to may or encrypt", what);
@@ -155,7 +170,7 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 	const struct cfg_listener *l;
 	char	 what[300];
 	size_t	 i;
-	int	 any_tcp = 0;
+	int	 any_tcp = SNAP_NEED_NONE, need;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -177,8 +192,10 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 	 */
 	for (i = 0; i < s->nlst; i++) {
 		l = cfg_listener_get(cfg, i);
-		if (l->kind == CFG_LST_TCP && cfg_listener_noverrides(cfg, i) == 0)
-			any_tcp = 1;
+		need = snap_need(l);
+		if (cfg_listener_noverrides(cfg, i) == 0 &&
+		    (any_tcp == SNAP_NEED_NONE || need == SNAP_NEED_TLS))
+			any_tcp = need;
 	}
 	if (snap_tls_build(cfg, cache, cfg_path(cfg), any_tcp, &s->global, err,
 	    errlen) < 0)
@@ -186,6 +203,7 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 	for (i = 0; i < s->nlst; i++) {
 		l = cfg_listener_get(cfg, i);
 		lst_key_of(l, s->lst[i].key, sizeof(s->lst[i].key));
+		s->lst[i].lcfg = l;
 		if (cfg_listener_noverrides(cfg, i) == 0) {
 			s->lst[i].level = s->global.level;
 			s->lst[i].tls = s->global.tls;
@@ -196,7 +214,7 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 		snprintf(what, sizeof(what), "%s:%d: listener %s", cfg_path(cfg),
 		    l->line, l->kind == CFG_LST_TCP ? l->listen : l->handoff);
 		if (snap_tls_build(cfg_listener_cfg(cfg, i), cache, what,
-		    l->kind == CFG_LST_TCP, &s->lst[i], err, errlen) < 0)
+		    snap_need(l), &s->lst[i], err, errlen) < 0)
 			goto fail;
 	}
 	return (s);

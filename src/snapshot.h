@@ -21,8 +21,10 @@
  *
  *	The server role of a listener is off (tls == NULL, off_reason
  *	set) at level none or without any certificate; handoff requests
- *	then get status=0. TCP frontend listeners need it on, so that is
- *	a configuration error for them.
+ *	then get status=0. Implicit-TLS TCP listeners need it on, so that
+ *	is a configuration error for them; SMTP STARTTLS listeners may be
+ *	at level none (they then offer no STARTTLS), but at may or
+ *	encrypt they need a certificate too.
  * DIAGNOSTICS
  *	snap_build(): NULL with a reason; the cfg is freed either way.
  */
@@ -45,6 +47,7 @@ struct snap_tls {
 	int		 owns_tls;	/* 0: shares the global context */
 	const char	*off_reason;	/* static text when tls == NULL */
 	int		 loglevel;	/* tlsproxy_tls_loglevel */
+	const struct cfg_listener *lcfg;	/* the listener's entry, in cfg; NULL for global */
 };
 
 struct snap {

@@ -7,7 +7,10 @@
  * DESCRIPTION
  *	Relaxed C11 atomic counters, cheap enough for hot paths; no lock.
  *	stats_log() writes them all on one log line each group (SIGUSR1,
- *	shutdown); stats_get() reads one (tests, stats socket).
+ *	shutdown), then one line per listener; stats_get() reads one
+ *	(tests, stats socket). stats_render() gives the stats socket's
+ *	text: "name value" lines, per-listener ones in Prometheus' label
+ *	syntax, e.g. listener_sessions{listener="127.0.0.1:465"} 12.
  */
 #ifndef TLSPROXY_STATS_H
 #define TLSPROXY_STATS_H
@@ -35,8 +38,42 @@ enum stat_id {
 	STAT_BYTES_TO_LOCAL,
 	STAT_TIMEOUTS,
 	STAT_WATCHDOG_KILLS,
+	/* Handoff requests by role; the client role's own handshakes. */
+	STAT_ROLE_SERVER,
+	STAT_ROLE_CLIENT,
+	STAT_CLIENT_HANDSHAKE_FULL,
+	STAT_CLIENT_HANDSHAKE_RESUMED,
+	STAT_CLIENT_HANDSHAKE_FAILED,
 	STAT_NCOUNTERS
 };
+
+/*
+ * Per-listener counters, found by the listener's label (socket path or
+ * listen address) so that they survive reloads; created when a listener
+ * opens, freed at exit.
+ */
+struct stats_lst {
+	char		 name[256];
+	_Atomic uint64_t sessions;		/* accepted */
+	_Atomic uint64_t live;			/* gauge */
+	_Atomic uint64_t handshakes;		/* completed (either role) */
+	_Atomic uint64_t handshakes_failed;
+	_Atomic uint64_t bytes_to_remote;
+	_Atomic uint64_t bytes_to_local;
+	_Atomic uint64_t timeouts;
+	struct stats_lst *next;
+};
+
+#define STATS_LST_ADD(l, field, n) do {					\
+	if ((l) != NULL)						\
+		atomic_fetch_add_explicit(&(l)->field, (uint64_t)(n),	\
+		    memory_order_relaxed);				\
+} while (0)
+#define STATS_LST_INC(l, field)	STATS_LST_ADD((l), field, 1)
+#define STATS_LST_DEC(l, field)	STATS_LST_ADD((l), field, -1)
+
+struct stats_lst *stats_listener(const char *label);	/* NULL: out of memory */
+void		 stats_free(void);
 
 extern _Atomic uint64_t stats_counters[STAT_NCOUNTERS];
 

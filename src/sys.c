@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -211,6 +212,68 @@ sys_format_peer(const struct sockaddr *sa, socklen_t len, char *buf, size_t bufl
 	} else {
 		snprintf(buf, buflen, "%s", sa->sa_family == AF_UNIX ? "local" : "unknown");
 	}
+}
+
+/* sys_secmem_size - len rounded up to whole pages */
+static size_t
+sys_secmem_size(size_t len)
+{
+	long	 pg = sysconf(_SC_PAGESIZE);
+	size_t	 page = pg > 0 ? (size_t)pg : 4096;
+
+	if (len == 0 || len > SIZE_MAX - page)
+		return (0);
+	return ((len + page - 1) / page * page);
+}
+
+void *
+sys_secmem_alloc(size_t len)
+{
+	size_t	 size = sys_secmem_size(len);
+	void	*p;
+
+	if (size == 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return (NULL);
+#ifdef MADV_DONTDUMP
+	/*
+	 * PR_SET_DUMPABLE already stops most dumps; this also covers a
+	 * dump taken anyway (fs.suid_dumpable = 2, gcore as root).
+	 */
+	(void)madvise(p, size, MADV_DONTDUMP);
+#endif
+	sys_secmem_relock(p, len);
+	return (p);
+}
+
+void
+sys_secmem_relock(void *p, size_t len)
+{
+	int	 saved = errno;
+
+	/* Best effort: RLIMIT_MEMLOCK may be small for unprivileged users. */
+	if (p != NULL && sys_secmem_size(len) != 0)
+		(void)mlock(p, sys_secmem_size(len));
+	errno = saved;
+}
+
+void
+sys_secmem_free(void *p, size_t len)
+{
+	size_t	 size = sys_secmem_size(len);
+	int	 saved = errno;
+
+	if (p == NULL || size == 0)
+		return;
+	explicit_bzero(p, size);
+	(void)munlock(p, size);
+	(void)munmap(p, size);
+	errno = saved;
 }
 
 void

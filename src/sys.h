@@ -14,6 +14,13 @@
  *	"*:port" (numeric hosts and names resolved with getaddrinfo) or an
  *	absolute UNIX socket path; sys_format_peer() writes Postfix's
  *	"[addr]:port" form.
+ *
+ *	Secrets: sys_secmem_alloc() gives zeroed pages of their own
+ *	(mmap) that core dumps leave out (MADV_DONTDUMP) and, where
+ *	RLIMIT_MEMLOCK allows, that are locked in RAM so they never reach
+ *	swap; locking is best effort. fork() keeps the pages and their
+ *	no-dump mark but not the lock: sys_secmem_relock() takes it again
+ *	in the child. sys_secmem_free() wipes, unlocks and unmaps.
  */
 #ifndef TLSPROXY_SYS_H
 #define TLSPROXY_SYS_H
@@ -51,6 +58,13 @@ int	 sys_parse_addr(const char *spec, int passive, struct sys_addr *,
 	    char *err, size_t errlen);
 /* "[addr]:port" for inet, the path for AF_UNIX, "unknown" otherwise. */
 void	 sys_format_peer(const struct sockaddr *, socklen_t, char *, size_t);
+
+/* Zeroed no-dump (and, if allowed, locked) pages for secrets; NULL (errno). */
+void	*sys_secmem_alloc(size_t len);
+/* Lock them again, e.g. in a child after fork(); best effort. */
+void	 sys_secmem_relock(void *p, size_t len);
+/* Wipe, unlock and unmap what sys_secmem_alloc(len) gave; NULL is fine. */
+void	 sys_secmem_free(void *p, size_t len);
 
 /* Copy src into dst, replacing non-printable bytes with '?'. */
 void	 sys_printable(char *dst, size_t dstlen, const char *src);

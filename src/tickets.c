@@ -58,6 +58,12 @@
  *	which is also what wipes dropped keys; every stack copy of a key
  *	is wiped with OPENSSL_cleanse() before its function returns.
  *
+ *	Key storage: the ring, and the buffer a key file is read into,
+ *	are pages of their own (sys_secmem_alloc()): left out of core
+ *	dumps (MADV_DONTDUMP, on top of the daemon's PR_SET_DUMPABLE 0)
+ *	and locked in RAM where RLIMIT_MEMLOCK allows, again in the child
+ *	after fork(). The short-lived stack copies above are not.
+ *
  *	Fetched ciphers are referenced by keys that the callback copies
  *	and uses after unlocking, so they are never freed while the
  *	process runs: each distinct cipher is fetched into a small table
@@ -101,6 +107,7 @@
 
 #include "log.h"
 #include "stats.h"
+#include "sys.h"
 #include "tickets.h"
 
 #define TKEY_SECRET_LEN		32	/* cipher and HMAC key bytes */
@@ -151,7 +158,14 @@ struct tkey_cipher {
 /* Everything below is guarded by tkey_lock. */
 static pthread_rwlock_t tkey_lock;
 static pthread_once_t tkey_once = PTHREAD_ONCE_INIT;
-static struct tkey_state tkey_st;
+/*
+ * The ring lives in pages of its own that core dumps leave out and that
+ * are locked in RAM where allowed (sys_secmem_alloc()); the static
+ * fallback serves only when that allocation fails. Set once by
+ * tkey_lock_init(), never freed; tkey_shutdown() wipes it.
+ */
+static struct tkey_state *tkey_st;
+static struct tkey_state tkey_st_static;
 static uint64_t tkey_gen;		/* bumped by every install */
 static struct tkey_cipher tkey_ciphers[TKEY_MAX_CIPHERS];
 static size_t tkey_nciphers;
@@ -187,11 +201,27 @@ tkey_strerror(int errnum, char *buf, size_t len)
 #endif
 }
 
-/* tkey_lock_init - the rwlock, preferring writers where glibc can */
+/* tkey_atfork_child - a child does not inherit the ring's memory lock */
+static void
+tkey_atfork_child(void)
+{
+	sys_secmem_relock(tkey_st, sizeof(*tkey_st));
+}
+
+/* tkey_lock_init - the ring's storage and the rwlock, preferring writers */
 static void
 tkey_lock_init(void)
 {
 	pthread_rwlockattr_t attr;
+
+	if ((tkey_st = sys_secmem_alloc(sizeof(*tkey_st))) != NULL) {
+		/* The daemon forks into the background after loading keys. */
+		(void)pthread_atfork(NULL, NULL, tkey_atfork_child);
+	} else {
+		log_warn("%s: no separate memory for the ticket keys; they may "
+		    "appear in core dumps", __func__);
+		tkey_st = &tkey_st_static;
+	}
 
 	if (pthread_rwlockattr_init(&attr) != 0)
 		log_panic("%s: pthread_rwlockattr_init", __func__);
@@ -242,7 +272,7 @@ tkey_snapshot(struct tkey_state *st)
 	uint64_t gen;
 
 	tkey_rdlock();
-	memcpy(st, &tkey_st, sizeof(*st));
+	memcpy(st, tkey_st, sizeof(*st));
 	gen = tkey_gen;
 	tkey_unlock();
 	return (gen);
@@ -265,7 +295,7 @@ tkey_install(const struct tkey_state *next, uint64_t gen,
 	    (add == NULL || tkey_nciphers < TKEY_MAX_CIPHERS)) {
 		if (add != NULL)
 			tkey_ciphers[tkey_nciphers++] = *add;
-		memcpy(&tkey_st, next, sizeof(tkey_st));
+		memcpy(tkey_st, next, sizeof(*tkey_st));
 		tkey_gen++;
 		ok = 1;
 	}
@@ -611,7 +641,8 @@ tkey_load(const char *path, EVP_CIPHER *c, struct tkey_key *keys,
 		    path, TKEY_FILE_MAX);
 		goto done;
 	}
-	if ((buf = malloc(TKEY_FILE_MAX + 1)) == NULL) {
+	/* The text is the keys in hex: no-dump pages too. */
+	if ((buf = sys_secmem_alloc(TKEY_FILE_MAX + 1)) == NULL) {
 		tkey_err(err, errlen, "ticket key file %s: out of memory", path);
 		goto done;
 	}
@@ -639,10 +670,7 @@ tkey_load(const char *path, EVP_CIPHER *c, struct tkey_key *keys,
 	tkey_fsig_from(sig, &sb, 0);
 	rc = 0;
 done:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, len);
-		free(buf);
-	}
+	sys_secmem_free(buf, TKEY_FILE_MAX + 1);	/* wipes */
 	(void)close(fd);
 	return (rc);
 }
@@ -842,8 +870,7 @@ tkey_shutdown(void)
 	size_t	 n, i;
 
 	tkey_wrlock();
-	/* memset on a global is a wipe the compiler must keep. */
-	memset(&tkey_st, 0, sizeof(tkey_st));
+	OPENSSL_cleanse(tkey_st, sizeof(*tkey_st));	/* all zero: unconfigured */
 	memcpy(old, tkey_ciphers, sizeof(old));
 	n = tkey_nciphers;
 	memset(tkey_ciphers, 0, sizeof(tkey_ciphers));
@@ -884,13 +911,13 @@ tkey_cb(SSL *ssl, unsigned char key_name[TKEY_NAME_LEN], unsigned char *iv,
 	(void)ssl;
 	tkey_rdlock();
 	if (enc) {
-		if ((found = tkey_st.nkeys > 0) != 0)
-			k = tkey_st.keys[0];
+		if ((found = tkey_st->nkeys > 0) != 0)
+			k = tkey_st->keys[0];
 	} else {
-		for (i = 0; i < tkey_st.nkeys && !found; i++) {
-			if (memcmp(tkey_st.keys[i].name, key_name,
+		for (i = 0; i < tkey_st->nkeys && !found; i++) {
+			if (memcmp(tkey_st->keys[i].name, key_name,
 			    TKEY_NAME_LEN) == 0) {
-				k = tkey_st.keys[i];
+				k = tkey_st->keys[i];
 				at = i;
 				found = 1;
 			}
@@ -934,7 +961,7 @@ tkey_count(void)
 	size_t	 n;
 
 	tkey_rdlock();
-	n = tkey_st.nkeys;
+	n = tkey_st->nkeys;
 	tkey_unlock();
 	return (n);
 }
@@ -946,8 +973,8 @@ tkey_name(size_t i, unsigned char name[TKEY_NAME_LEN])
 	int	 rc = -1;
 
 	tkey_rdlock();
-	if (i < tkey_st.nkeys) {
-		memcpy(name, tkey_st.keys[i].name, TKEY_NAME_LEN);
+	if (i < tkey_st->nkeys) {
+		memcpy(name, tkey_st->keys[i].name, TKEY_NAME_LEN);
 		rc = 0;
 	}
 	tkey_unlock();

@@ -84,6 +84,15 @@ tlss_cache_new_cb(SSL *ssl, SSL_SESSION *sess)
 
 	if (t == NULL || t->cache == NULL || t->cache_timeout <= 0)
 		return (0);
+	/*
+	 * A TLS 1.3 session sent out as a stateless ticket lives in the
+	 * ticket; OpenSSL still calls us once per ticket (two per
+	 * handshake, resumptions too): storing them would only churn the
+	 * cache and its lock.
+	 */
+	if (SSL_version(ssl) == TLS1_3_VERSION &&
+	    (SSL_get_options(ssl) & SSL_OP_NO_TICKET) == 0)
+		return (0);
 	id = SSL_SESSION_get_id(sess, &idlen);
 	ctx = SSL_SESSION_get0_id_context(sess, &ctxlen);
 	if (idlen == 0 || (len = i2d_SSL_SESSION(sess, &der)) <= 0)
@@ -688,6 +697,11 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	/* Partial writes so the relay can use bounded buffers. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * Read whole socket buffers, not a record header and then its body:
+	 * half the read(2) calls. The relay copes (see relay.c).
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, p->cipherlist) != 1) {
 		snprintf(err, errlen, "invalid cipher list \"%s\": %s", p->cipherlist,
 		    tlss_errstr(ebuf, sizeof(ebuf)));

@@ -2,9 +2,16 @@
  * NAME
  *	workq - bounded FIFO queue feeding a fixed pool of worker threads
  * DESCRIPTION
- *	See workq.h. One mutex guards the ring and the counters; it is
- *	never held while a job runs. Two condition variables: "work"
- *	wakes workers, "idle" wakes workq_wait_idle().
+ *	See workq.h. One mutex guards the ring, the idle stack and the
+ *	counters; it is never held while a job runs.
+ *
+ *	Idle workers wait on their own condition variable, stacked most
+ *	recently idle first: a new job goes straight to the worker that
+ *	finished last, whose stack and caches are still warm, and workers
+ *	at the bottom of the stack stay cold (their stack pages are never
+ *	touched, so they cost no memory) unless the load needs them. Jobs
+ *	queue in the ring only when every worker is busy; they are taken
+ *	in FIFO order.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,10 +24,18 @@
 
 #define WORKQ_MAGIC	0x574b5131u
 
+struct workq_thr {
+	struct workq	*wq;
+	pthread_t	 tid;
+	pthread_cond_t	 wake;		/* job handed over, or stopping */
+	void		*job;		/* handed over by workq_push() */
+	int		 has_job;	/* (a job may be NULL) */
+	struct workq_thr *next_idle;
+};
+
 struct workq {
 	unsigned int	 magic;
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 work;		/* job queued or stopping */
 	pthread_cond_t	 idle;		/* a worker finished a job */
 	void		**ring;		/* owned; jobs owned while queued */
 	unsigned int	 limit;
@@ -31,26 +46,39 @@ struct workq {
 	workq_fn	 fn;
 	workq_drop_fn	 drop;
 	void		*arg;
-	pthread_t	*threads;	/* owned */
+	struct workq_thr *thr;		/* owned, one per worker */
+	struct workq_thr *idle_top;	/* LIFO of waiting workers */
 	unsigned int	 nthreads;	/* started successfully */
 };
 
-/* workq_worker - take jobs in FIFO order until shut down and drained */
+/* workq_worker - run jobs: handed over directly, or from the ring */
 static void *
 workq_worker(void *p)
 {
-	struct workq *wq = p;
+	struct workq_thr *t = p;
+	struct workq *wq = t->wq;
 	void	*job;
 
 	pthread_mutex_lock(&wq->lock);
 	for (;;) {
-		while (wq->count == 0 && !wq->stopping)
-			pthread_cond_wait(&wq->work, &wq->lock);
-		if (wq->count == 0)
+		if (wq->count > 0) {
+			job = wq->ring[wq->head];
+			wq->head = (wq->head + 1) % wq->limit;
+			wq->count--;
+		} else if (wq->stopping) {
 			break;
-		job = wq->ring[wq->head];
-		wq->head = (wq->head + 1) % wq->limit;
-		wq->count--;
+		} else {
+			t->has_job = 0;
+			t->next_idle = wq->idle_top;
+			wq->idle_top = t;
+			while (!t->has_job && !wq->stopping)
+				pthread_cond_wait(&t->wake, &wq->lock);
+			if (!t->has_job)
+				continue;	/* stopping: the shutdown took us off the stack */
+			job = t->job;
+			t->has_job = 0;
+			wq->busy--;	/* counted as busy by workq_push() */
+		}
 		wq->busy++;
 		pthread_mutex_unlock(&wq->lock);
 		wq->fn(job, wq->arg);
@@ -83,20 +111,22 @@ workq_create(unsigned int nthreads, unsigned int limit, size_t stacksize,
 	wq->drop = drop;
 	wq->arg = arg;
 	if ((wq->ring = calloc(limit, sizeof(void *))) == NULL ||
-	    (wq->threads = calloc(nthreads, sizeof(pthread_t))) == NULL) {
+	    (wq->thr = calloc(nthreads, sizeof(*wq->thr))) == NULL) {
 		free(wq->ring);
 		free(wq);
 		return (NULL);
 	}
 	pthread_mutex_init(&wq->lock, NULL);
-	pthread_cond_init(&wq->work, NULL);
 	pthread_cond_init(&wq->idle, NULL);
 	pthread_attr_init(&attr);
 	if (stacksize > 0)
 		pthread_attr_setstacksize(&attr, stacksize);
 	for (i = 0; i < nthreads; i++) {
-		rc = pthread_create(&wq->threads[i], &attr, workq_worker, wq);
+		wq->thr[i].wq = wq;
+		pthread_cond_init(&wq->thr[i].wake, NULL);
+		rc = pthread_create(&wq->thr[i].tid, &attr, workq_worker, &wq->thr[i]);
 		if (rc != 0) {
+			pthread_cond_destroy(&wq->thr[i].wake);
 			pthread_attr_destroy(&attr);
 			workq_destroy(wq);
 			errno = rc;
@@ -111,6 +141,7 @@ workq_create(unsigned int nthreads, unsigned int limit, size_t stacksize,
 int
 workq_push(struct workq *wq, void *job)
 {
+	struct workq_thr *t;
 	int	 err = 0;
 
 	pthread_mutex_lock(&wq->lock);
@@ -118,10 +149,17 @@ workq_push(struct workq *wq, void *job)
 		err = ESHUTDOWN;
 	else if (wq->count >= wq->limit)
 		err = EAGAIN;
-	else {
+	else if (wq->idle_top != NULL) {
+		/* Nothing is queued when a worker idles: hand the job over. */
+		t = wq->idle_top;
+		wq->idle_top = t->next_idle;
+		t->job = job;
+		t->has_job = 1;
+		wq->busy++;	/* so workq_wait_idle() sees it before the worker wakes */
+		pthread_cond_signal(&t->wake);
+	} else {
 		wq->ring[(wq->head + wq->count) % wq->limit] = job;
 		wq->count++;
-		pthread_cond_signal(&wq->work);
 	}
 	pthread_mutex_unlock(&wq->lock);
 	if (err) {
@@ -151,9 +189,14 @@ workq_limit(const struct workq *wq)
 void
 workq_shutdown(struct workq *wq)
 {
+	struct workq_thr *t;
+
 	pthread_mutex_lock(&wq->lock);
 	wq->stopping = 1;
-	pthread_cond_broadcast(&wq->work);
+	while ((t = wq->idle_top) != NULL) {
+		wq->idle_top = t->next_idle;
+		pthread_cond_signal(&t->wake);
+	}
 	pthread_mutex_unlock(&wq->lock);
 }
 
@@ -196,8 +239,10 @@ workq_destroy(struct workq *wq)
 	if (wq->magic != WORKQ_MAGIC)
 		log_panic("%s: bad magic", __func__);
 	workq_shutdown(wq);
-	for (i = 0; i < wq->nthreads; i++)
-		pthread_join(wq->threads[i], NULL);
+	for (i = 0; i < wq->nthreads; i++) {
+		pthread_join(wq->thr[i].tid, NULL);
+		pthread_cond_destroy(&wq->thr[i].wake);
+	}
 	/* Workers drain the queue before exiting; this only runs if none started. */
 	while (wq->count > 0) {
 		job = wq->ring[wq->head];
@@ -206,10 +251,9 @@ workq_destroy(struct workq *wq)
 		if (wq->drop != NULL)
 			wq->drop(job, wq->arg);
 	}
-	pthread_cond_destroy(&wq->work);
 	pthread_cond_destroy(&wq->idle);
 	pthread_mutex_destroy(&wq->lock);
-	free(wq->threads);
+	free(wq->thr);
 	free(wq->ring);
 	wq->magic = 0;
 	free(wq);

@@ -6,7 +6,7 @@
 #
 #   SECONDS   fuzzing time per harness (default 60); 0 only builds and
 #             replays the seed corpus and the regression inputs
-#   HARNESS   attr config protocols sni props (default: all)
+#   HARNESS   attr config protocols sni props smtp proxyproto (default: all)
 #   cover     line and branch coverage of the project sources reached
 #             by the seeds plus the corpus grown so far (llvm-cov)
 #
@@ -33,7 +33,7 @@ top=$(cd "$here/../.." && pwd)
 src=$top/src
 out=${FUZZ_OUT:-$here/out}
 cc=${FUZZ_CC:-clang}
-all="attr config protocols sni props"
+all="attr config protocols sni props smtp proxyproto"
 
 secs=60
 mode=fuzz
@@ -55,6 +55,8 @@ srcs_for() {
 	protocols)	echo tls_common tls_server log sys stats scache tickets sni_map ;;
 	sni)		echo sni_map ;;
 	props)		echo tls_props attr sys ;;
+	smtp)		echo smtp ;;
+	proxyproto)	echo proxyproto ;;
 	*)		return 1 ;;
 	esac
 }

@@ -78,12 +78,20 @@ echo "$stats" | sed 's/^/    | /'
 echo "$stats" | grep -q '^sessions_tcp [1-9]' || tp_fail "stats: sessions_tcp not counted"
 echo "$stats" | grep -q '^handshakes_full [1-9]' || tp_fail "stats: handshakes_full not counted"
 echo "$stats" | grep -q '^sessions_live [0-9]' || tp_fail "stats: no sessions_live gauge"
+echo "$stats" | grep -q "^listener_sessions{listener=\"127.0.0.1:$P\"} [1-9]" ||
+	tp_fail "stats: no per-listener session count"
+echo "$stats" | grep -q "^listener_handshakes_failed{listener=\"127.0.0.1:$P\"} [1-9]" ||
+	tp_fail "stats: no per-listener handshake failures"
+echo "$stats" | grep -q "^listener_live{listener=\"127.0.0.1:$P\"} [0-9]" ||
+	tp_fail "stats: no per-listener live gauge"
+echo "$stats" | grep -q '^handoff_client_role [0-9]' || tp_fail "stats: no role counters"
 tp_wait_for 10 tp_log_has "$T/file.log" "daemon started" || tp_fail "nothing in tlsproxy_log_file"
 sleep 1.2
 echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet >/dev/null 2>&1
 n=$(grep -c 'TLS handshake failed for service' "$T/file.log")
 [ "$n" -lt 10 ] || tp_fail "rate limit did not hold back repeated lines ($n handshake failures logged)"
-tp_wait_for 10 tp_log_has "$T/file.log" "similar messages suppressed" || tp_fail "no 'suppressed' summary line"
+tp_wait_for 10 tp_log_has "$T/file.log" "similar messages suppressed (tlsproxy_log_rate_limit): TLS handshake failed for service=" ||
+	tp_fail "no 'suppressed' summary line naming the message"
 mv "$T/file.log" "$T/file.log.1"
 ctl reload >/dev/null
 tp_wait_for 10 test -s "$T/file.log" || tp_fail "log file not reopened after reload"

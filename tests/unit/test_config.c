@@ -255,7 +255,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_path(c), "(defaults)");
 
 	/* Table introspection, and every entry readable by name. */
-	EXPECT_INT((long)cfg_param_count(), 135);
+	EXPECT_INT((long)cfg_param_count(), 136);
 	for (i = 0; i < cfg_param_count(); i++) {
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_name(i));
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_default(i));
@@ -1040,6 +1040,72 @@ test_listeners_bad(void)
 	    "5: tlsproxy_listeners entry 4: duplicate listen \"*:25\" "
 	    "(also at line 4)\n"
 	    "6: tlsproxy_listeners entry 5: \"listen\" needs a \"backend\"\n");
+}
+
+/* The SMTP STARTTLS and PROXY protocol options of a TCP listener. */
+static void
+test_listeners_starttls(void)
+{
+	const struct cfg_listener *l;
+	struct cfg *c;
+
+	c = load_ok("tlsproxy_listeners = (\n"
+	    "  { listen = \"*:25\"; backend = \"127.0.0.1:10025\";\n"
+	    "    starttls = \"smtp\"; proxy_protocol = \"v2\"; },\n"
+	    "  { listen = \"*:587\"; backend = \"127.0.0.1:10587\";\n"
+	    "    starttls = \"SMTP\"; xclient = \"yes\"; command_timeout = \"1m\"; },\n"
+	    "  { listen = \"*:465\"; backend = \"127.0.0.1:10465\";\n"
+	    "    proxy_protocol = \"V1\"; },\n"
+	    "  { listen = \"*:466\"; backend = \"127.0.0.1:10465\"; }\n"
+	    ");\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	l = cfg_listener_get(c, 0);
+	EXPECT_INT(l->starttls, CFG_STARTTLS_SMTP);
+	EXPECT_INT(l->proxy_protocol, CFG_PROXY_V2);
+	EXPECT_INT(l->xclient, 0);
+	EXPECT_INT(l->command_timeout, 300);
+	l = cfg_listener_get(c, 1);
+	EXPECT_INT(l->starttls, CFG_STARTTLS_SMTP);
+	EXPECT_INT(l->proxy_protocol, CFG_PROXY_NONE);
+	EXPECT_INT(l->xclient, 1);
+	EXPECT_INT(l->command_timeout, 60);
+	l = cfg_listener_get(c, 2);
+	EXPECT_INT(l->starttls, CFG_STARTTLS_NONE);
+	EXPECT_INT(l->proxy_protocol, CFG_PROXY_V1);
+	l = cfg_listener_get(c, 3);
+	EXPECT_INT(l->starttls, CFG_STARTTLS_NONE);
+	EXPECT_INT(l->proxy_protocol, CFG_PROXY_NONE);
+	cfg_free(c);
+
+	EXPECT_VALUE("tlsproxy_listeners = ( { listen = \"*:1\"; backend = "
+	    "\"h:2\"; starttls = \"smtp\"; xclient = true; proxy_protocol = "
+	    "\"v1\"; } );\n",
+	    "tlsproxy_listeners", "( { listen = \"*:1\"; backend = \"h:2\"; "
+	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
+	    "connect_timeout = \"10s\"; starttls = \"smtp\"; xclient = true; "
+	    "command_timeout = \"300s\"; proxy_protocol = \"v1\"; } )");
+
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = \"imap\"; }",
+	    "starttls: bad value \"imap\" (allowed: smtp)");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = true; }",
+	    "starttls: must be a string");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; proxy_protocol = \"v3\"; }",
+	    "proxy_protocol: bad value \"v3\" (allowed: v1, v2)");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = \"smtp\"; "
+	    "xclient = \"maybe\"; }", "xclient: must be yes or no");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; xclient = true; }",
+	    "\"xclient\" is only valid with \"starttls\"");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; command_timeout = 5; }",
+	    "\"command_timeout\" is only valid with \"starttls\"");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = \"smtp\"; "
+	    "command_timeout = 0; }",
+	    "command_timeout: 0 is out of range (allowed: 1s..1d)");
+	lst_err("{ handoff = \"/a\"; starttls = \"smtp\"; }",
+	    "\"starttls\" is only valid with \"listen\"");
+	lst_err("{ handoff = \"/a\"; proxy_protocol = \"v1\"; }",
+	    "\"proxy_protocol\" is only valid with \"listen\"");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttsl = \"smtp\"; }",
+	    "unknown key \"starttsl\"; did you mean \"starttls\"?");
 }
 
 /*
@@ -1857,6 +1923,8 @@ main(void)
 		{ "two configurations", test_two_configs },
 		{ "listeners", test_listeners_good },
 		{ "listener errors", test_listeners_bad },
+		{ "listeners: starttls, proxy_protocol, xclient",
+		    test_listeners_starttls },
 		{ "per-listener settings", test_listener_override },
 		{ "per-listener $name indirection", test_listener_indirection },
 		{ "per-listener errors", test_listener_errors },

@@ -36,6 +36,7 @@
 #include <openssl/x509.h>
 
 #include "stats.h"
+#include "sys.h"
 #include "tickets.h"
 #include "unit.h"
 
@@ -347,6 +348,74 @@ test_memory_rotation(void)
 	tkey_shutdown();
 	CU_ASSERT_EQUAL(tkey_count(), 0);
 	CU_ASSERT_EQUAL(tkey_name(0, x), -1);
+}
+
+/*
+ * t_nodump_find - look for addr (when not NULL) or the bytes
+ * [bytes, bytes + blen) (otherwise, in small anonymous read-write ones)
+ * among the mappings of this process that core dumps leave out ("dd" in /proc/self/smaps'
+ * VmFlags): 1 found, 0 not, -1 smaps unreadable.
+ */
+static int
+t_nodump_find(const void *addr, const void *bytes, size_t blen)
+{
+	char	 line[512], perms[8];
+	unsigned long lo = 0, hi = 0, a, b;
+	int	 found = 0, readable = 0, n = 0;
+	FILE	*fp;
+
+	if ((fp = fopen("/proc/self/smaps", "r")) == NULL)
+		return (-1);
+	while (!found && fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &a, &b, perms,
+		    &n) == 3) {
+			lo = a;
+			hi = b;
+			/*
+			 * Small private anonymous read-write ones only: not
+			 * [vvar], nor a sanitizer's shadow memory.
+			 */
+			readable = strcmp(perms, "rw-p") == 0 && n > 0 &&
+			    (line[n] == '\n' || line[n] == '\0') &&
+			    b - a <= 1024 * 1024;
+			n = 0;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) != 0 || strstr(line, " dd") == NULL)
+			continue;
+		if (addr != NULL)
+			found = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (readable)
+			found = memmem((void *)lo, hi - lo, bytes, blen) != NULL;
+	}
+	fclose(fp);
+	return (found);
+}
+
+static void
+test_key_storage(void)
+{
+	unsigned char name[TKEY_NAME_LEN], *p, zero[100];
+	long	 page = sysconf(_SC_PAGESIZE);
+
+	/* The allocator: whole zeroed pages, marked no-dump. */
+	p = sys_secmem_alloc(sizeof(zero));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_EQUAL((uintptr_t)p % (uintptr_t)page, 0);
+	memset(zero, 0, sizeof(zero));
+	CU_ASSERT_EQUAL(memcmp(p, zero, sizeof(zero)), 0);
+	memset(p, 0xa5, sizeof(zero));
+	CU_ASSERT_EQUAL(t_nodump_find(p, NULL, 0), 1);
+	sys_secmem_free(p, sizeof(zero));
+	CU_ASSERT_EQUAL(t_nodump_find(p, NULL, 0), 0);	/* unmapped */
+	sys_secmem_free(NULL, 1);			/* harmless */
+
+	/* The ring itself is in such pages, and wiped by tkey_shutdown(). */
+	t_memory_setup("aes-256-cbc");
+	CU_ASSERT_EQUAL_FATAL(tkey_name(0, name), 0);
+	CU_ASSERT_EQUAL(t_nodump_find(NULL, name, sizeof(name)), 1);
+	tkey_shutdown();
+	CU_ASSERT_EQUAL(t_nodump_find(NULL, name, sizeof(name)), 0);
 }
 
 /* t_resume_cycle - the rotation story, for one protocol version */
@@ -1096,6 +1165,7 @@ main(void)
 		{ "threads: in-memory rotation", test_threads_memory },
 		{ "threads: key file rotation", test_threads_keyfile },
 		{ "contrib/tlsproxy-ticketkeys", test_ticketkeys_script },
+		{ "key storage: no-dump pages, wiped", test_key_storage },
 		{ NULL, NULL },
 	};
 
