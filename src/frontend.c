@@ -181,14 +181,7 @@ frontend_run(struct sess *s)
 		goto done;
 	}
 	relay_run(s->plain_fd, s->ssl, s->net_fd, s->idle_ms, &s->busy, &res);
-	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
-		tlss_mark_clean(s->ssl);
-	sess_count_relay(s, &res);
-	if (res.end == RELAY_TIMEOUT) {
-		log_warnx("ciphertext read/write timeout for %s", s->peer);
-	}
-	else if (res.end == RELAY_REMOTE_ERROR)
-		tls_log_errors();
+	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to client, %llu to backend",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
 	    (unsigned long long)res.to_local);

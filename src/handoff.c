@@ -188,14 +188,7 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
 	    &s->busy, &res);
-	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
-		tlss_mark_clean(s->ssl);
-	sess_count_relay(s, &res);
-	if (res.end == RELAY_TIMEOUT) {
-		log_warnx("ciphertext read/write timeout for %s", s->peer);
-	}
-	else if (res.end == RELAY_REMOTE_ERROR)
-		tls_log_errors();
+	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
 	    (unsigned long long)res.to_local);
@@ -544,14 +537,7 @@ handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
 	    &s->busy, &res);
-	if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
-		tlsc_mark_clean(s->ssl);
-	sess_count_relay(s, &res);
-	if (res.end == RELAY_TIMEOUT) {
-		log_warnx("ciphertext read/write timeout for %s", s->peer);
-	} else if (res.end == RELAY_REMOTE_ERROR) {
-		tls_log_errors();
-	}
+	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
 	    (unsigned long long)res.to_local);

@@ -150,9 +150,21 @@ sess_count_handshake(struct sess *s, int ok)
 		STATS_LST_INC(s->lstats, handshakes_failed);
 }
 
+/*
+ * sess_relay_done - after relay_run() over ssl (NULL: plain bytes): an
+ * orderly end keeps the TLS session resumable, a TLS error is logged,
+ * the bytes and a timeout are counted (globally and per listener) and
+ * the timeout is logged in Postfix's words.
+ */
 void
-sess_count_relay(struct sess *s, const struct relay_result *res)
+sess_relay_done(struct sess *s, SSL *ssl, const struct relay_result *res)
 {
+	if (ssl != NULL) {
+		if (res->end == RELAY_LOCAL_EOF || res->end == RELAY_REMOTE_EOF)
+			tls_mark_clean(ssl);
+		else if (res->end == RELAY_REMOTE_ERROR)
+			tls_log_errors();
+	}
 	STATS_ADD(STAT_BYTES_TO_REMOTE, res->to_remote);
 	STATS_ADD(STAT_BYTES_TO_LOCAL, res->to_local);
 	STATS_LST_ADD(s->lstats, bytes_to_remote, res->to_remote);
@@ -160,6 +172,8 @@ sess_count_relay(struct sess *s, const struct relay_result *res)
 	if (res->end == RELAY_TIMEOUT) {
 		STATS_INC(STAT_TIMEOUTS);
 		STATS_LST_INC(s->lstats, timeouts);
+		log_warnx("%s read/write timeout for %s", ssl != NULL ?
+		    "ciphertext" : "plaintext", s->peer);
 	}
 }
 

@@ -74,10 +74,11 @@ void		 sess_set_peer(struct sess *, const char *peer, const char *serverid);
 /* Server-role handshake on net_fd: SSL made, counted, logged. */
 enum tlss_result sess_tls_accept(struct sess *, int watch_fd, int64_t deadline,
 		    const char *gone_what);
-/* Count a handshake's outcome, and a relay's bytes and end, globally and per listener. */
+/* Count a handshake's outcome, globally and per listener. */
 void		 sess_count_handshake(struct sess *, int ok);
+/* After relay_run() over ssl (NULL: plain): mark clean, count, log the end. */
 struct relay_result;
-void		 sess_count_relay(struct sess *, const struct relay_result *);
+void		 sess_relay_done(struct sess *, SSL *, const struct relay_result *);
 
 void		 sess_run(void *job, void *arg);	/* workq entry */
 void		 sess_drop(void *job, void *arg);	/* queued at shutdown */

@@ -692,19 +692,9 @@ starttls_run(struct sess *s, const struct cfg_listener *lc)
 	/* Without TLS (level may, no STARTTLS) the same relay moves plain bytes. */
 	relay_run(s->plain_fd, st->tls ? s->ssl : NULL, s->net_fd, s->idle_ms,
 	    &s->busy, &res);
-	if (st->tls) {
-		if (res.end == RELAY_LOCAL_EOF || res.end == RELAY_REMOTE_EOF)
-			tlss_mark_clean(s->ssl);
-		else if (res.end == RELAY_REMOTE_ERROR)
-			tls_log_errors();
-	}
+	sess_relay_done(s, st->tls ? s->ssl : NULL, &res);
 	st->from_client += res.to_local;
 	st->to_client += res.to_remote;
-	sess_count_relay(s, &res);
-	if (res.end == RELAY_TIMEOUT) {
-		log_warnx("%s read/write timeout for %s", st->tls ? "ciphertext" :
-		    "plaintext", s->peer);
-	}
 	st->end = stls_relay_end(res.end);
 
 done:

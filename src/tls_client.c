@@ -127,20 +127,6 @@ tlsc_conn_get(const SSL *ssl)
 	return (cn);
 }
 
-/* tlsc_errstr - last OpenSSL error as text (and clear the queue) */
-static const char *
-tlsc_errstr(char *buf, size_t len)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		snprintf(buf, len, "unknown error");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return (buf);
-}
-
 /*
  * Context cache.
  */
@@ -300,12 +286,12 @@ tlsc_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "cannot load %s client certificate chain from "
-		    "%s: %s", what, cert, tlsc_errstr(ebuf, sizeof(ebuf)));
+		    "%s: %s", what, cert, tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		snprintf(err, errlen, "cannot load %s client private key from %s: %s",
-		    what, key, tlsc_errstr(ebuf, sizeof(ebuf)));
+		    what, key, tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -335,7 +321,7 @@ tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		snprintf(err, errlen, "cannot allocate client SSL_CTX: %s",
-		    tlsc_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		return (NULL);
 	}
 	/* Opportunistic TLS takes what it gets; authenticated levels raise it. */
@@ -344,7 +330,7 @@ tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
 	if (SSL_CTX_dane_enable(ctx) <= 0 ||
 	    SSL_CTX_dane_mtype_set(ctx, md, TLSC_MTYPE_FPRINT, 1) <= 0) {
 		snprintf(err, errlen, "OpenSSL DANE initialization failed: %s",
-		    tlsc_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	SSL_CTX_clear_options(ctx, SSL_OP_ALL);
@@ -361,13 +347,13 @@ tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
 		    *p->CApath ? p->CApath : NULL) != 1) {
 			snprintf(err, errlen, "cannot load CA certificates from "
 			    "%s%s%s: %s", p->CAfile, *p->CAfile && *p->CApath ?
-			    " and " : "", p->CApath, tlsc_errstr(ebuf, sizeof(ebuf)));
+			    " and " : "", p->CApath, tls_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 	}
 	if (p->append_default_CA && SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		snprintf(err, errlen, "cannot load the system's default CA "
-		    "certificates: %s", tlsc_errstr(ebuf, sizeof(ebuf)));
+		    "certificates: %s", tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 
@@ -693,7 +679,7 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 	ERR_clear_error();
 	if ((ssl = SSL_new(t->ctx)) == NULL) {
 		tlsc_conn_free(NULL, cn, NULL, 0, 0, NULL);
-		snprintf(err, errlen, "SSL_new: %s", tlsc_errstr(ebuf, sizeof(ebuf)));
+		snprintf(err, errlen, "SSL_new: %s", tls_errstr(ebuf, sizeof(ebuf)));
 		return (NULL);
 	}
 	if (SSL_set_ex_data(ssl, tlsc_conn_idx, cn) != 1) {
@@ -711,7 +697,7 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 	}
 	if (SSL_set_cipher_list(ssl, p->cipherlist) != 1) {
 		snprintf(err, errlen, "error setting the cipher list \"%s\": %s",
-		    p->cipherlist, tlsc_errstr(ebuf, sizeof(ebuf)));
+		    p->cipherlist, tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 
@@ -746,7 +732,7 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 	if (dane) {
 		if (SSL_dane_enable(ssl, NULL) <= 0) {
 			snprintf(err, errlen, "error enabling DANE-based certificate "
-			    "validation: %s", tlsc_errstr(ebuf, sizeof(ebuf)));
+			    "validation: %s", tls_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 		/* RFC 7672 3.1.1: no name checks for DANE-EE(3). */
@@ -759,7 +745,7 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 	if (dane) {
 		if ((usable = tlsc_add_tlsa(ssl, p)) < 0) {
 			snprintf(err, errlen, "error loading TLSA records: %s",
-			    tlsc_errstr(ebuf, sizeof(ebuf)));
+			    tls_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 		if (usable == 0) {
@@ -838,12 +824,6 @@ tlsc_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
 	/* enum tlsc_result mirrors enum tls_hs value for value. */
 	return ((enum tlsc_result)tls_handshake_run(ssl, fd, watch_fd, deadline,
 	    busy));
-}
-
-void
-tlsc_mark_clean(SSL *ssl)
-{
-	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 }
 
 /*

@@ -141,7 +141,5 @@ unsigned int	 tlsc_level(SSL *);
 enum tlsc_result tlsc_handshake(SSL *, int fd, int watch_fd, int64_t deadline,
 		    _Atomic int64_t *busy);
 void		 tlsc_finish(SSL *, struct tprops_context *);
-/* After an orderly end: keep the session resumable. */
-void		 tlsc_mark_clean(SSL *);
 
 #endif

@@ -60,6 +60,26 @@ tls_log_errors(void)
 	}
 }
 
+/* tls_errstr - last OpenSSL error as text (and clear the queue) */
+const char *
+tls_errstr(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(buf, len, "unknown error");
+	else
+		ERR_error_string_n(e, buf, len);
+	ERR_clear_error();
+	return (buf);
+}
+
+void
+tls_mark_clean(SSL *ssl)
+{
+	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
+
 const char *
 tls_version_name(int version)
 {

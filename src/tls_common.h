@@ -8,6 +8,13 @@
  *
  *	tls_log_errors() drains this thread's OpenSSL error queue into
  *	"warning: TLS library problem: ..." lines, as Postfix does.
+ *	tls_errstr() gives the last queued error as text (for a message
+ *	naming what failed) and clears the queue.
+ *
+ *	tls_mark_clean() records that a session ended in order (either
+ *	side's EOF or close_notify), so that its TLS session stays
+ *	resumable: OpenSSL drops the cached session of an SSL freed
+ *	without a shutdown, which is right after errors only.
  *
  *	tls_parse_protocols() reads Postfix's protocol syntax, both the
  *	old exclusion/inclusion form ("!SSLv2, !SSLv3", "TLSv1.2 TLSv1.3")
@@ -39,6 +46,8 @@ struct tls_protocols {
 
 void	tls_init(void);
 void	tls_log_errors(void);
+const char *tls_errstr(char *buf, size_t len);
+void	tls_mark_clean(SSL *);
 int	tls_parse_protocols(const char *spec, struct tls_protocols *,
 	    char *err, size_t errlen);
 int	tls_cipher_list(const char *grade, const char *high, const char *medium,

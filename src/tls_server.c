@@ -155,12 +155,6 @@ tlss_sid_ctx(const char *scope, unsigned char out[TLSS_SID_CTX_LEN])
 }
 
 void
-tlss_mark_clean(SSL *ssl)
-{
-	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
-}
-
-void
 tlss_count_handshake(SSL *ssl)
 {
 	if (!SSL_session_reused(ssl))
@@ -235,20 +229,6 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 	return (0);
 }
 
-/* tlss_errstr - last OpenSSL error as text (and clear the queue) */
-static const char *
-tlss_errstr(char *buf, size_t len)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (e == 0)
-		snprintf(buf, len, "unknown error");
-	else
-		ERR_error_string_n(e, buf, len);
-	ERR_clear_error();
-	return (buf);
-}
-
 /* tlss_check_key_file - private keys must be readable by us, not by everyone */
 static int
 tlss_check_key_file(const char *path, const char *desc, char *err, size_t errlen)
@@ -290,14 +270,14 @@ tlss_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what
 		return (-1);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "cannot load %s certificate chain from %s: %s",
-		    what, cert, tlss_errstr(ebuf, sizeof(ebuf)));
+		    what, cert, tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	if ((bio = BIO_new_file(key, "r")) == NULL ||
 	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
 		BIO_free(bio);
 		snprintf(err, errlen, "cannot load %s private key from %s: %s",
-		    what, key, tlss_errstr(ebuf, sizeof(ebuf)));
+		    what, key, tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	BIO_free(bio);
@@ -335,7 +315,7 @@ tlss_read_pems(const char *path, struct tlss_pem **out, size_t *nout,
 
 	if ((bio = BIO_new_file(path, "r")) == NULL) {
 		snprintf(err, errlen, "cannot open chain file %s: %s", path,
-		    tlss_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	while (PEM_read_bio(bio, &name, &header, &data, &len) == 1) {
@@ -362,7 +342,7 @@ tlss_read_pems(const char *path, struct tlss_pem **out, size_t *nout,
 		}
 		if (v[n].cert == NULL && v[n].key == NULL) {
 			snprintf(err, errlen, "chain file %s: cannot decode %s #%zu: %s",
-			    path, name, n + 1, tlss_errstr(ebuf, sizeof(ebuf)));
+			    path, name, n + 1, tls_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 		n++;
@@ -457,7 +437,7 @@ tlss_load_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 		if (SSL_CTX_use_cert_and_key(ctx, leaf, v[i].key, chain, 1) != 1) {
 			snprintf(err, errlen, "chain file %s: cannot use key #%d with "
 			    "its certificate chain: %s", path, loaded + 1,
-			    tlss_errstr(ebuf, sizeof(ebuf)));
+			    tls_errstr(ebuf, sizeof(ebuf)));
 			goto done;
 		}
 		sk_X509_free(chain);
@@ -637,7 +617,7 @@ tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
 	}
 	if ((bio = BIO_new_file(file, "r")) == NULL) {
 		snprintf(err, errlen, "cannot open DH parameter file %s: %s", file,
-		    tlss_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	dh = PEM_read_bio_Parameters(bio, NULL);
@@ -652,7 +632,7 @@ tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
 	if (SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
 		EVP_PKEY_free(dh);
 		snprintf(err, errlen, "cannot use the DH parameters in %s: %s", file,
-		    tlss_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		return (-1);
 	}
 	return (0);
@@ -679,7 +659,7 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	    tlss_workaround_mask(p->disable_workarounds, &mask, err, errlen) < 0)
 		return (NULL);
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		snprintf(err, errlen, "SSL_CTX_new: %s", tlss_errstr(ebuf, sizeof(ebuf)));
+		snprintf(err, errlen, "SSL_CTX_new: %s", tls_errstr(ebuf, sizeof(ebuf)));
 		return (NULL);
 	}
 	SSL_CTX_set_ex_data(ctx, tlss_ctx_idx, t);
@@ -704,7 +684,7 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, p->cipherlist) != 1) {
 		snprintf(err, errlen, "invalid cipher list \"%s\": %s", p->cipherlist,
-		    tlss_errstr(ebuf, sizeof(ebuf)));
+		    tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (tlss_set_groups(ctx, p->curves, err, errlen) < 0 ||
@@ -769,13 +749,13 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 		    *p->CAfile ? p->CAfile : NULL, *p->CApath ? p->CApath : NULL) != 1) {
 			snprintf(err, errlen, "cannot load CA certificates from %s%s%s: %s",
 			    p->CAfile, *p->CAfile && *p->CApath ? " and " : "", p->CApath,
-			    tlss_errstr(ebuf, sizeof(ebuf)));
+			    tls_errstr(ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 	}
 	if (p->append_default_CA && SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		snprintf(err, errlen, "cannot load the system's default CA "
-		    "certificates: %s", tlss_errstr(ebuf, sizeof(ebuf)));
+		    "certificates: %s", tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (p->ask_ccert || p->req_ccert) {

@@ -111,12 +111,6 @@ void		 tlss_ctx_free(struct tlss_ctx *);
 SSL		*tlss_ssl_new(struct tlss_ctx *, int fd, const char *label,
 		    const unsigned char *sid_ctx);
 void		 tlss_sid_ctx(const char *scope, unsigned char out[TLSS_SID_CTX_LEN]);
-/*
- * The session ended in order (either side's EOF or close_notify): keep
- * its TLS session resumable. OpenSSL drops the cached session of an SSL
- * freed without a shutdown, which is right after errors only.
- */
-void		 tlss_mark_clean(SSL *);
 /* After a completed handshake: count it as full, resumed by ticket or by id. */
 void		 tlss_count_handshake(SSL *);
 

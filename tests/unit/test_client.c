@@ -41,6 +41,7 @@
 
 #include "attr.h"
 #include "tls_client.h"
+#include "tls_common.h"
 #include "tls_props.h"
 #include "unit.h"
 
@@ -884,7 +885,7 @@ t_run(const struct t_case *c, struct t_result *res)
 		tlsc_finish(cl, &res->x);
 		(void)SSL_shutdown(cl);
 		(void)SSL_shutdown(s);
-		tlsc_mark_clean(cl);
+		tls_mark_clean(cl);
 	}
 	ERR_clear_error();
 	SSL_free(cl);
