@@ -253,6 +253,8 @@ CFG_PARAM(smtpd_tls_always_issue_session_ids, CFG_BOOL, CFG_F_PER_LISTENER, "yes
     "See tlsproxy_tls_always_issue_session_ids.")
 CFG_PARAM(smtpd_tls_ask_ccert, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_ask_ccert.")
+CFG_PARAM(smtpd_tls_auth_only, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
+    "STARTTLS listeners: no AUTH before TLS (538, and no AUTH in EHLO replies).")
 CFG_PARAM(smtpd_tls_ccert_verifydepth, CFG_INT, CFG_F_PER_LISTENER, "9", 0, 100, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_ccert_verifydepth.")
 CFG_PARAM(smtpd_tls_cert_file, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,

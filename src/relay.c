@@ -32,6 +32,7 @@
 #include "log.h"
 #include "relay.h"
 #include "sys.h"
+#include "tls_common.h"
 
 #define RELAY_BUFSIZE	16384	/* one TLS record of plaintext */
 #define RELAY_PARK_MS	2000	/* quiet this long: give memory back */
@@ -96,31 +97,6 @@ static short
 relay_want_events(int ssl_err)
 {
 	return (ssl_err == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN);
-}
-
-/* relay_close_notify - one close_notify, briefly waiting for socket space */
-static void
-relay_close_notify(SSL *ssl, int net_fd, _Atomic int64_t *busy)
-{
-	int64_t	 deadline = sys_now_ms() + 1000;
-	int	 r, e;
-
-	for (;;) {
-		ERR_clear_error();
-		if (busy)
-			*busy = sys_now_ms();
-		r = SSL_shutdown(ssl);
-		if (busy)
-			*busy = 0;
-		if (r >= 0)
-			break;		/* sent; we do not wait for the peer's */
-		e = SSL_get_error(ssl, r);
-		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
-			break;
-		if (sys_wait(net_fd, relay_want_events(e), deadline) <= 0)
-			break;
-	}
-	ERR_clear_error();
 }
 
 /*
@@ -307,7 +283,7 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 		/* Ends: local EOF once pending plaintext went out; remote EOF once flushed. */
 		if (local_eof && (up == NULL || up->len == 0 || remote_eof)) {
 			if (!remote_eof && ssl != NULL)
-				relay_close_notify(ssl, net_fd, busy);
+				tls_close_notify(ssl, net_fd, busy);
 			break;
 		}
 		if (remote_eof && (down == NULL || down->len == 0 || local_eof))

@@ -165,16 +165,23 @@ sess_relay_done(struct sess *s, SSL *ssl, const struct relay_result *res)
 		else if (res->end == RELAY_REMOTE_ERROR)
 			tls_log_errors();
 	}
-	STATS_ADD(STAT_BYTES_TO_REMOTE, res->to_remote);
-	STATS_ADD(STAT_BYTES_TO_LOCAL, res->to_local);
-	STATS_LST_ADD(s->lstats, bytes_to_remote, res->to_remote);
-	STATS_LST_ADD(s->lstats, bytes_to_local, res->to_local);
+	sess_count_bytes(s, res->to_remote, res->to_local);
 	if (res->end == RELAY_TIMEOUT) {
 		STATS_INC(STAT_TIMEOUTS);
 		STATS_LST_INC(s->lstats, timeouts);
 		log_warnx("%s read/write timeout for %s", ssl != NULL ?
 		    "ciphertext" : "plaintext", s->peer);
 	}
+}
+
+/* sess_count_bytes - plaintext bytes relayed, globally and per listener */
+void
+sess_count_bytes(struct sess *s, uint64_t to_remote, uint64_t to_local)
+{
+	STATS_ADD(STAT_BYTES_TO_REMOTE, to_remote);
+	STATS_ADD(STAT_BYTES_TO_LOCAL, to_local);
+	STATS_LST_ADD(s->lstats, bytes_to_remote, to_remote);
+	STATS_LST_ADD(s->lstats, bytes_to_local, to_local);
 }
 
 void

@@ -76,6 +76,8 @@ enum tlss_result sess_tls_accept(struct sess *, int watch_fd, int64_t deadline,
 		    const char *gone_what);
 /* Count a handshake's outcome, globally and per listener. */
 void		 sess_count_handshake(struct sess *, int ok);
+/* Plaintext bytes moved to the remote peer and to the local side. */
+void		 sess_count_bytes(struct sess *, uint64_t to_remote, uint64_t to_local);
 /* After relay_run() over ssl (NULL: plain): mark clean, count, log the end. */
 struct relay_result;
 void		 sess_relay_done(struct sess *, SSL *, const struct relay_result *);

@@ -104,25 +104,37 @@ static const struct {
 	{ "BDAT", SMTP_V_BDAT },
 	{ "AUTH", SMTP_V_AUTH },
 	{ "XCLIENT", SMTP_V_XCLIENT },
+	{ "XFORWARD", SMTP_V_XFORWARD },
 };
 #define SMTP_NVERBS	(sizeof(smtp_verbs) / sizeof(smtp_verbs[0]))
+
+/* smtp_space - whitespace between words, as Postfix's tokenizer skips it */
+static int
+smtp_space(char c)
+{
+	return (c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' ||
+	    c == '\n');
+}
 
 enum smtp_verb
 smtp_cmd_verb(const char *line, size_t len, int *has_args)
 {
-	size_t	 n, i;
+	size_t	 start, n, i;
 
-	for (n = 0; n < len && line[n] != ' '; n++)
+	for (start = 0; start < len && smtp_space(line[start]); start++)
+		;
+	for (n = start; n < len && !smtp_space(line[n]); n++)
 		;
 	*has_args = 0;
 	for (i = n; i < len; i++)
-		if (line[i] != ' ') {
+		if (!smtp_space(line[i])) {
 			*has_args = 1;
 			break;
 		}
+	n -= start;
 	for (i = 0; i < SMTP_NVERBS; i++)
 		if (strlen(smtp_verbs[i].name) == n &&
-		    strncasecmp(smtp_verbs[i].name, line, n) == 0)
+		    strncasecmp(smtp_verbs[i].name, line + start, n) == 0)
 			return (smtp_verbs[i].verb);
 	return (SMTP_V_OTHER);
 }
@@ -138,17 +150,37 @@ smtp_verb_name(enum smtp_verb v)
 	return ("other");
 }
 
-/* smtp_is_starttls - is this reply line's keyword STARTTLS? */
+/*
+ * smtp_ehlo_kw - the SMTP_EHLO_DEL_* class of an EHLO reply line's
+ * keyword (STARTTLS, XCLIENT/XFORWARD, AUTH/AUTH=), or 0
+ */
 static int
-smtp_is_starttls(const char *line, size_t len)
+smtp_ehlo_kw(const char *line, size_t len)
 {
-	const char *kw = "STARTTLS";
-	size_t	 n = strlen(kw);
+	static const struct {
+		const char	*kw;
+		int		 cls;
+		int		 eq;	/* "kw=" counts too */
+	} kws[] = {
+		{ "STARTTLS", SMTP_EHLO_DEL_STARTTLS, 0 },
+		{ "XCLIENT", SMTP_EHLO_DEL_XCLIENT, 0 },
+		{ "XFORWARD", SMTP_EHLO_DEL_XCLIENT, 0 },
+		{ "AUTH", SMTP_EHLO_DEL_AUTH, 1 },
+	};
+	size_t	 i, n;
 
 	len = smtp_line_strip(line, len);
-	if (len < 4 + n || strncasecmp(line + 4, kw, n) != 0)
+	if (len < 4)
 		return (0);
-	return (len == 4 + n || line[4 + n] == ' ');
+	for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
+		n = strlen(kws[i].kw);
+		if (len < 4 + n || strncasecmp(line + 4, kws[i].kw, n) != 0)
+			continue;
+		if (len == 4 + n || line[4 + n] == ' ' ||
+		    (kws[i].eq && line[4 + n] == '='))
+			return (kws[i].cls);
+	}
+	return (0);
 }
 
 /* smtp_put_line - one line with continuation mark sep; 0 or -1 (no room) */
@@ -172,13 +204,14 @@ smtp_put_line(char *out, size_t outlen, size_t *o, const char *line,
 }
 
 ssize_t
-smtp_ehlo_edit(const char *in, size_t inlen, enum smtp_ehlo_edit how,
-    char *out, size_t outlen, int *changed)
+smtp_ehlo_edit(const char *in, size_t inlen, int how, char *out, size_t outlen,
+    int *changed)
 {
 	static const char add[] = "250 STARTTLS\r\n";
 	const char *p, *lf, *line[SMTP_REPLY_LINES];
 	size_t	 len[SMTP_REPLY_LINES], n = 0, i, o = 0, lastkeep = 0;
-	int	 drop[SMTP_REPLY_LINES], found = 0, code, last;
+	int	 drop[SMTP_REPLY_LINES], ndrop = 0, found = 0, code, last, cls;
+	int	 adding;
 
 	*changed = 0;
 	for (p = in; p < in + inlen; p = lf + 1) {
@@ -187,13 +220,16 @@ smtp_ehlo_edit(const char *in, size_t inlen, enum smtp_ehlo_edit how,
 			return (-1);	/* not as smtp_reply_add() takes it */
 		line[n] = p;
 		len[n] = (size_t)(lf - p) + 1;
-		drop[n] = n > 0 && smtp_is_starttls(p, len[n]);
-		found |= drop[n];
+		cls = n > 0 ? smtp_ehlo_kw(p, len[n]) : 0;
+		drop[n] = (cls & how) != 0;
+		ndrop += drop[n];
+		if (cls == SMTP_EHLO_DEL_STARTTLS && !drop[n])
+			found = 1;
 		n++;
 	}
+	adding = (how & SMTP_EHLO_ADD_STARTTLS) && !found;
 	if (n == 0 || smtp_reply_line(line[0], len[0], &code, &last) < 0 ||
-	    code != 250 || (how == SMTP_EHLO_ADD_STARTTLS && found) ||
-	    (how == SMTP_EHLO_DEL_STARTTLS && !found)) {
+	    code != 250 || (ndrop == 0 && !adding)) {
 		if (inlen > outlen)
 			return (-1);
 		memcpy(out, in, inlen);
@@ -203,13 +239,13 @@ smtp_ehlo_edit(const char *in, size_t inlen, enum smtp_ehlo_edit how,
 		if (!drop[i])
 			lastkeep = i;
 	for (i = 0; i < n; i++) {
-		if (how == SMTP_EHLO_DEL_STARTTLS && drop[i])
+		if (drop[i])
 			continue;
 		if (smtp_put_line(out, outlen, &o, line[i], len[i],
-		    how == SMTP_EHLO_DEL_STARTTLS && i == lastkeep ? ' ' : '-') < 0)
+		    i == lastkeep && !adding ? ' ' : '-') < 0)
 			return (-1);
 	}
-	if (how == SMTP_EHLO_ADD_STARTTLS) {
+	if (adding) {
 		if (sizeof(add) - 1 > outlen - o)
 			return (-1);
 		memcpy(out + o, add, sizeof(add) - 1);

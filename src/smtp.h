@@ -21,19 +21,23 @@
  *	code (2-5, 0-5, 0-9). It refuses anything else, and replies
  *	over SMTP_REPLY_MAX bytes or SMTP_REPLY_LINES lines.
  *
- *	smtp_cmd_verb() classifies a command line by its verb (case
- *	insensitive, ended by a space or the end of the line) and says
- *	whether anything follows the verb.
+ *	smtp_cmd_verb() classifies a command line by its verb, the first
+ *	word after any leading whitespace, ended by whitespace (space,
+ *	tab, VT, FF: what Postfix's smtpd tokenizer skips) or the end of
+ *	the line, compared without case; it says whether anything but
+ *	whitespace follows the verb.
  *
- *	smtp_ehlo_edit() copies a 250 EHLO reply with one of the two
- *	edits the STARTTLS frontend makes, and no other change to the
- *	bytes of the lines it keeps than their continuation mark:
+ *	smtp_ehlo_edit() copies a 250 EHLO reply with the edits the
+ *	STARTTLS frontend makes (a mask of SMTP_EHLO_*), and no other
+ *	change to the bytes of the lines it keeps than their
+ *	continuation mark:
+ *	- SMTP_EHLO_DEL_STARTTLS, _DEL_XCLIENT, _DEL_AUTH: every line
+ *	  after the first whose keyword is STARTTLS; XCLIENT or XFORWARD;
+ *	  AUTH (also the "AUTH=mechanisms" form) is removed; when that
+ *	  was the last line, the new last line gets " ";
  *	- SMTP_EHLO_ADD_STARTTLS: when no line after the first has the
  *	  keyword STARTTLS, "250 STARTTLS" CRLF is appended as the new
- *	  last line (the old last line gets "-");
- *	- SMTP_EHLO_DEL_STARTTLS: every line after the first whose
- *	  keyword is STARTTLS is removed; when that was the last line,
- *	  the new last line gets " ".
+ *	  last line (the old last line gets "-").
  *	The first line (the server's name) is never a keyword. Replies
  *	other than 250 are copied unchanged.
  *
@@ -54,8 +58,9 @@
 /* Bounds of one reply from the backend. */
 #define SMTP_REPLY_MAX		8192
 #define SMTP_REPLY_LINES	100
-/* Room for an edited EHLO reply: the reply plus "250 STARTTLS\r\n". */
-#define SMTP_EHLO_OUT_MAX	(SMTP_REPLY_MAX + 16)
+/* Room for an edited EHLO reply: the reply plus "250 STARTTLS\r\n"
+   and a byte for each bare "250" line. */
+#define SMTP_EHLO_OUT_MAX	(SMTP_REPLY_MAX + SMTP_REPLY_LINES + 16)
 
 enum smtp_line {
 	SMTP_LINE_NONE,		/* no LF yet; read more */
@@ -95,23 +100,25 @@ enum smtp_verb {
 	SMTP_V_BDAT,
 	SMTP_V_AUTH,
 	SMTP_V_XCLIENT,
+	SMTP_V_XFORWARD,
 };
 
 /* line: without CRLF. *has_args: something other than spaces follows. */
 enum smtp_verb	 smtp_cmd_verb(const char *line, size_t len, int *has_args);
 const char	*smtp_verb_name(enum smtp_verb);
 
-enum smtp_ehlo_edit {
-	SMTP_EHLO_ADD_STARTTLS,
-	SMTP_EHLO_DEL_STARTTLS,
-};
+#define SMTP_EHLO_ADD_STARTTLS	0x01
+#define SMTP_EHLO_DEL_STARTTLS	0x02
+#define SMTP_EHLO_DEL_XCLIENT	0x04	/* XCLIENT and XFORWARD */
+#define SMTP_EHLO_DEL_AUTH	0x08
 
 /*
  * Copy reply in[0..inlen) (complete lines, as smtp_reply_add() took
- * them) to out with the edit. Returns the length of out, or -1 when
- * out is too small. *changed: the edit changed something.
+ * them) to out with the edits in mask how. Returns the length of
+ * out, or -1 when out is too small. *changed: an edit changed
+ * something.
  */
-ssize_t	 smtp_ehlo_edit(const char *in, size_t inlen, enum smtp_ehlo_edit,
+ssize_t	 smtp_ehlo_edit(const char *in, size_t inlen, int how,
 	    char *out, size_t outlen, int *changed);
 
 /*

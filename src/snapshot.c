@@ -68,6 +68,7 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 
 	st->level = snap_level(cfg);
 	st->loglevel = atoi(cfg_str(cfg, "tlsproxy_tls_loglevel"));
+	st->auth_only = cfg_bool(cfg, "smtpd_tls_auth_only");
 	st->tls = NULL;
 	if (st->level == SNAP_LEVEL_NONE) {
 		st->off_reason = "TLS server role is disabled with "
@@ -209,6 +210,7 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 			s->lst[i].tls = s->global.tls;
 			s->lst[i].off_reason = s->global.off_reason;
 			s->lst[i].loglevel = s->global.loglevel;
+			s->lst[i].auth_only = s->global.auth_only;
 			continue;
 		}
 		snprintf(what, sizeof(what), "%s:%d: listener %s", cfg_path(cfg),

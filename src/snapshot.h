@@ -47,6 +47,7 @@ struct snap_tls {
 	int		 owns_tls;	/* 0: shares the global context */
 	const char	*off_reason;	/* static text when tls == NULL */
 	int		 loglevel;	/* tlsproxy_tls_loglevel */
+	int		 auth_only;	/* smtpd_tls_auth_only (STARTTLS listeners) */
 	const struct cfg_listener *lcfg;	/* the listener's entry, in cfg; NULL for global */
 };
 

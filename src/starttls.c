@@ -2,14 +2,16 @@
  * NAME
  *	starttls - SMTP STARTTLS frontend: the backend speaks SMTP, we add TLS
  * DESCRIPTION
- *	See starttls.h. One heap-allocated state per session (worker
- *	stacks are small) holds the two read buffers: the client's, which
- *	is what makes pipelined bytes after STARTTLS visible, and the
- *	backend's. Both fds, the SSL and the session belong to the
+ *	See starttls.h. What every byte means is decided by the dialogue
+ *	tracker (dialogue.c); this module does the I/O around it: one
+ *	loop over the client socket (through TLS once it is up) and the
+ *	backend socket, non-blocking reads and writes, poll() when
+ *	nothing can move, the deadlines, the STARTTLS handshake and the
+ *	log lines. Both fds, the SSL and the session belong to the
  *	caller; nothing here closes or frees them.
  *
- *	Replies we make ourselves follow Postfix's smtpd wording, so a
- *	client sees the same texts as from a Postfix server.
+ *	One heap-allocated state per session (worker stacks are small)
+ *	holds the four buffers.
  */
 #include <sys/socket.h>
 
@@ -23,8 +25,8 @@
 #include <openssl/err.h>
 
 #include "config.h"
+#include "dialogue.h"
 #include "log.h"
-#include "relay.h"
 #include "session.h"
 #include "smtp.h"
 #include "starttls.h"
@@ -33,347 +35,259 @@
 #include "tls_common.h"
 #include "tls_server.h"
 
-#define STLS_BUFSIZE	(2 * SMTP_LINE_MAX)	/* a whole line fits after compaction */
+#define STLS_CIN	16384	/* one TLS record of plaintext */
+#define STLS_BIN	16384
+#define STLS_BOUT	32768	/* DATA content may grow (bare LF -> CRLF) */
+#define STLS_COUT	16384
+#define STLS_FLUSH_MS	10000	/* last words to a slow reader, at most */
 
-/* Results of the I/O helpers. */
-#define STLS_OK		1
-#define STLS_EOF	0
-#define STLS_ERR	(-1)
-#define STLS_TIMEOUT	(-2)
-#define STLS_LONG	(-3)
-
-/* Replies of our own. */
-#define STLS_R_READY	"220 2.0.0 Ready to start TLS\r\n"
-#define STLS_R_530	"530 5.7.0 Must issue a STARTTLS command first\r\n"
-#define STLS_R_502	"502 5.5.1 Error: command not implemented\r\n"
-#define STLS_R_501	"501 5.5.4 Syntax: STARTTLS\r\n"
-#define STLS_R_554	"554 5.5.1 Error: TLS already active\r\n"
-#define STLS_R_XCLIENT	"550 5.7.0 Error: insufficient authorization\r\n"
-#define STLS_R_LONG	"500 5.5.2 Error: line too long\r\n"
-#define STLS_R_LONG421	"421 4.7.0 Error: line too long; closing connection\r\n"
-#define STLS_R_MANY	"421 4.7.0 Error: too many commands; closing connection\r\n"
+/* Replies of our own that the tracker does not make. */
 #define STLS_R_TIMEOUT	"421 4.4.2 Error: timeout exceeded\r\n"
 #define STLS_R_BACKEND	"421 4.3.0 Error: service not available; closing connection\r\n"
-#define STLS_R_TLSFAIL	"454 4.7.0 TLS not available due to local problem\r\n"
+#define STLS_R_UNSOLICITED \
+	"421 4.7.0 Error: unexpected server data before STARTTLS; closing connection\r\n"
 
-enum stls_next {
-	STLS_NEXT_END,		/* the session is over */
-	STLS_NEXT_TLS,		/* 220 sent: run the handshake */
-	STLS_NEXT_RELAY,	/* relay bytes from here on */
-};
-
-struct stls_in {
-	size_t	 off;
-	size_t	 len;
-	char	 data[STLS_BUFSIZE];
+/* One side's I/O state. */
+struct stls_side {
+	int	 fd;
+	int	 eof;		/* read EOF or an error: no more reading */
+	int	 broken;	/* an I/O error (not an orderly EOF) */
+	int	 rd;		/* may be readable: try a read */
+	short	 rd_want;	/* what a blocked read waits for */
+	short	 wr_want;	/* what a blocked write waits for; 0: not blocked */
+	int	 hup;		/* poll() saw a hang-up */
+	uint64_t in, out;	/* bytes read, written */
 };
 
 struct stls {
 	struct sess	*s;		/* borrowed */
-	enum snap_level	 level;		/* none when there is no TLS context */
-	int		 xclient;	/* the backend trusts XCLIENT from us */
-	int		 cmd_ms;	/* command_timeout */
+	struct dlg	 d;
 	int		 tls;		/* handshake done: client I/O via s->ssl */
-	int		 auth;		/* last reply was 334: an AUTH response follows */
-	int		 ncmds;		/* commands handled line by line */
-	uint64_t	 from_client;	/* bytes read from the client (plaintext) */
-	uint64_t	 to_client;	/* bytes written to the client (plaintext) */
+	int		 cmd_ms;	/* command_timeout */
+	int		 idle_ms;	/* idle_timeout: message content */
 	const char	*end;		/* how it ended (static text) */
-	struct stls_in	 cin;		/* client bytes not yet handled */
-	struct stls_in	 bin;		/* backend bytes not yet handled */
-	struct smtp_reply reply;	/* the backend's last reply */
-	char		 out[SMTP_EHLO_OUT_MAX];	/* edited reply, saved greeting */
-	char		 cmd[SMTP_LINE_MAX + 2];	/* command to the backend */
+	uint64_t	 counted[DLG_NREFUSALS];	/* refusals in the stats */
+	unsigned int	 logged;	/* refusal kinds logged (1 << DLG_REF_*) */
+	struct stls_side c, b;		/* client, backend */
+	struct dlg_buf	 cin, bin, bout, cout;
+	char		 xclient[256];
+	char		 cin_data[STLS_CIN];
+	char		 bin_data[STLS_BIN];
+	char		 bout_data[STLS_BOUT];
+	char		 cout_data[STLS_COUT];
 };
 
-/* stls_wait - wait for fd under the deadline; STLS_OK, _TIMEOUT or _ERR */
-static int
-stls_wait(int fd, short events, int64_t deadline)
-{
-	int	 r;
+static const enum stat_id stls_refusal_stat[DLG_NREFUSALS] = {
+	[DLG_REF_XCLIENT] = STAT_SMTP_REFUSED_XCLIENT,
+	[DLG_REF_XFORWARD] = STAT_SMTP_REFUSED_XFORWARD,
+	[DLG_REF_AUTH_PLAIN] = STAT_SMTP_REFUSED_AUTH_PLAINTEXT,
+	[DLG_REF_ENCRYPT] = STAT_SMTP_REFUSED_ENCRYPT,
+	[DLG_REF_SYNTAX] = STAT_SMTP_REFUSED_SYNTAX,
+};
 
-	if ((r = sys_wait(fd, events, deadline)) == 0)
-		return (STLS_TIMEOUT);
-	return (r < 0 ? STLS_ERR : STLS_OK);
+/* ------------------------------------------------------------ I/O */
+
+/* stls_tls_fail - what SSL_get_error() says about a failed call on side x */
+static int
+stls_tls_fail(struct stls *st, int r, short *want)
+{
+	int	 e = SSL_get_error(st->s->ssl, r);
+
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		*want = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		return (0);
+	}
+	st->c.eof = 1;
+	/* close_notify, or a plain EOF, is an end; anything else an error. */
+	if (!(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
+	    ERR_peek_error() == 0 && errno == 0))) {
+		st->c.broken = 1;
+		tls_log_errors();
+	}
+	return (-1);
 }
 
 /*
- * stls_read - some bytes from the client (through TLS once it is up)
- * or the backend, waiting until the deadline
+ * stls_read - what side x has into buf: 1 (bytes), 0 (would block) or
+ * -1 (EOF or error: x->eof set)
  */
 static int
-stls_read(struct stls *st, int client, char *buf, size_t len, int64_t deadline,
-    size_t *got)
+stls_read(struct stls *st, struct stls_side *x, struct dlg_buf *buf)
 {
-	struct sess *s = st->s;
-	int	 fd = client ? s->net_fd : s->plain_fd, r, e;
-	short	 ev;
+	size_t	 room;
+	char	*p = dlg_buf_tail(buf, &room);
 	ssize_t	 k;
+	int	 r;
 
-	for (;;) {
-		ev = POLLIN;
-		if (client && st->tls) {
+	if (room == 0)
+		return (0);
+	if (x == &st->c && st->tls) {
+		ERR_clear_error();
+		errno = 0;
+		st->s->busy = sys_now_ms();
+		r = SSL_read(st->s->ssl, p, room > INT32_MAX ? INT32_MAX : (int)room);
+		st->s->busy = 0;
+		if (r > 0) {
+			buf->len += (size_t)r;
+			x->in += (uint64_t)r;
+			return (1);
+		}
+		if ((r = stls_tls_fail(st, r, &x->rd_want)) == 0)
+			x->rd = 0;
+		return (r);
+	}
+	k = read(x->fd, p, room);
+	if (k > 0) {
+		buf->len += (size_t)k;
+		x->in += (uint64_t)k;
+		return (1);
+	}
+	if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		x->rd = errno == EINTR;
+		x->rd_want = POLLIN;
+		return (0);
+	}
+	x->eof = 1;
+	x->broken = k < 0;
+	return (-1);
+}
+
+/*
+ * stls_write - buf to side x as far as it goes: 1 (bytes), 0 (would
+ * block or nothing to do) or -1 (error: x->eof set)
+ */
+static int
+stls_write(struct stls *st, struct stls_side *x, struct dlg_buf *buf)
+{
+	const char *p;
+	ssize_t	 k;
+	int	 r, moved = 0;
+
+	while (buf->len > 0 && x->wr_want == 0 && !x->broken) {
+		p = buf->data + buf->off;
+		if (x == &st->c && st->tls) {
 			ERR_clear_error();
 			errno = 0;
-			s->busy = sys_now_ms();
-			r = SSL_read(s->ssl, buf, (int)len);
-			s->busy = 0;
-			if (r > 0) {
-				*got = (size_t)r;
-				return (STLS_OK);
+			st->s->busy = sys_now_ms();
+			r = SSL_write(st->s->ssl, p, buf->len > INT32_MAX ?
+			    INT32_MAX : (int)buf->len);
+			st->s->busy = 0;
+			if (r <= 0) {
+				if (stls_tls_fail(st, r, &x->wr_want) < 0) {
+					x->broken = 1;
+					return (-1);
+				}
+				break;
 			}
-			e = SSL_get_error(s->ssl, r);
-			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
-			    ERR_peek_error() == 0 && errno == 0))
-				return (STLS_EOF);
-			if (e == SSL_ERROR_WANT_WRITE)
-				ev = POLLOUT;
-			else if (e != SSL_ERROR_WANT_READ)
-				return (STLS_ERR);
+			k = r;
 		} else {
-			s->busy = sys_now_ms();
-			k = read(fd, buf, len);
-			s->busy = 0;
-			if (k > 0) {
-				*got = (size_t)k;
-				return (STLS_OK);
+			k = send(x->fd, p, buf->len, MSG_NOSIGNAL);
+			if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				x->wr_want = POLLOUT;
+				break;
 			}
-			if (k == 0)
-				return (STLS_EOF);
-			if (errno == EINTR)
+			if (k < 0 && errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return (STLS_ERR);
+			if (k <= 0) {
+				x->eof = x->broken = 1;
+				return (-1);
+			}
 		}
-		if ((r = stls_wait(fd, ev, deadline)) != STLS_OK)
-			return (r);
+		dlg_buf_drop(buf, (size_t)k);
+		x->out += (uint64_t)k;
+		moved = 1;
 	}
+	return (moved);
 }
 
-/* stls_write - all of buf to the client or the backend by the deadline */
+/*
+ * stls_content - message content straight from cin to the backend
+ * when nothing else is queued for it: the bulk of a message is not
+ * copied. 1 (bytes), 0 or -1, as stls_write().
+ */
 static int
-stls_write(struct stls *st, int client, const char *buf, size_t len,
-    int64_t deadline)
+stls_content(struct stls *st)
 {
-	struct sess *s = st->s;
-	int	 r, e;
+	struct dlg_buf view;
+	size_t	 k;
+	int	 r;
 
-	if (client)
-		st->to_client += len;
-	if (!client || !st->tls)
-		return (sys_write_all(client ? s->net_fd : s->plain_fd, buf, len,
-		    deadline) < 0 ? STLS_ERR : STLS_OK);
-	while (len > 0) {
-		ERR_clear_error();
-		s->busy = sys_now_ms();
-		r = SSL_write(s->ssl, buf, (int)len);
-		s->busy = 0;
-		if (r > 0) {
-			buf += r;
-			len -= (size_t)r;
-			continue;
-		}
-		e = SSL_get_error(s->ssl, r);
-		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-			return (STLS_ERR);
-		if ((r = stls_wait(s->net_fd, e == SSL_ERROR_WANT_READ ? POLLIN :
-		    POLLOUT, deadline)) != STLS_OK)
-			return (r);
-	}
-	return (STLS_OK);
+	if (st->bout.len > 0 || st->b.eof ||
+	    (k = dlg_content_span(&st->d, &st->cin)) == 0)
+		return (0);
+	view = (struct dlg_buf){ st->cin.data + st->cin.off, k, 0, k };
+	r = stls_write(st, &st->b, &view);
+	dlg_content_sent(&st->d, &st->cin, k - view.len);
+	return (r);
 }
 
-/* stls_say - one reply of our own to the client; best effort */
+/* stls_flush - buf to side x, waiting up to ms; 0 or -1 */
 static int
+stls_flush(struct stls *st, struct stls_side *x, struct dlg_buf *buf, int ms)
+{
+	int64_t	 deadline = sys_now_ms() + ms;
+
+	while (buf->len > 0) {
+		if (stls_write(st, x, buf) < 0)
+			return (-1);
+		if (buf->len == 0)
+			break;
+		if (sys_wait(x->fd, x->wr_want ? x->wr_want : POLLOUT, deadline) <= 0)
+			return (-1);
+		x->wr_want = 0;
+	}
+	return (0);
+}
+
+/* stls_say - one closing reply of ours after what the client is owed */
+static void
 stls_say(struct stls *st, const char *text)
 {
-	return (stls_write(st, 1, text, strlen(text),
-	    sys_now_ms() + st->cmd_ms));
+	(void)dlg_buf_put(&st->cout, text, strlen(text));
 }
 
-/* stls_compact - move the unread bytes to the front of the buffer */
+/* ------------------------------------------------------------ events */
+
+/* stls_report - count new refusals and log each kind once per session */
 static void
-stls_compact(struct stls_in *b)
+stls_report(struct stls *st)
 {
-	if (b->off > 0 && b->len > 0)
-		memmove(b->data, b->data + b->off, b->len);
-	b->off = 0;
-}
-
-/*
- * stls_line - the next line (LF included) from the client or backend.
- * *line points into the buffer and stays valid until the next read
- * from the same side. STLS_LONG: SMTP_LINE_MAX bytes without an LF.
- */
-static int
-stls_line(struct stls *st, int client, const char **line, size_t *len,
-    int64_t deadline)
-{
-	struct stls_in *b = client ? &st->cin : &st->bin;
-	size_t	 n, got;
+	unsigned int ev = st->d.events;
 	int	 r;
 
-	for (;;) {
-		switch (smtp_line_find(b->data + b->off, b->len, SMTP_LINE_MAX, &n)) {
-		case SMTP_LINE_OK:
-			*line = b->data + b->off;
-			*len = n;
-			b->off += n;
-			b->len -= n;
-			return (STLS_OK);
-		case SMTP_LINE_LONG:
-			return (STLS_LONG);
-		case SMTP_LINE_NONE:
-			break;
+	st->d.events = 0;
+	for (r = 0; r < DLG_NREFUSALS; r++) {
+		if (st->d.refused[r] > st->counted[r]) {
+			STATS_ADD(stls_refusal_stat[r], st->d.refused[r] -
+			    st->counted[r]);
+			st->counted[r] = st->d.refused[r];
 		}
-		stls_compact(b);
-		if ((r = stls_read(st, client, b->data + b->len,
-		    sizeof(b->data) - b->len, deadline, &got)) != STLS_OK)
-			return (r);
-		b->len += got;
-		if (client)
-			st->from_client += got;
+		if ((ev & (1u << r)) && !(st->logged & (1u << r))) {
+			st->logged |= 1u << r;
+			log_warnx("%s: %s refused", st->s->peer,
+			    dlg_refusal_name((enum dlg_refusal)r));
+		}
 	}
 }
 
-/*
- * stls_skip_line - drop the rest of an over-long client line, LF
- * included; gives up after STARTTLS_MAX_DISCARD bytes
- */
-static int
-stls_skip_line(struct stls *st, int64_t deadline)
-{
-	struct stls_in *b = &st->cin;
-	size_t	 skipped = 0, got;
-	char	*lf;
-	int	 r;
-
-	for (;;) {
-		if ((lf = memchr(b->data + b->off, '\n', b->len)) != NULL) {
-			b->len -= (size_t)(lf + 1 - (b->data + b->off));
-			b->off = (size_t)(lf + 1 - b->data);
-			return (STLS_OK);
-		}
-		skipped += b->len;
-		b->off = b->len = 0;
-		if (skipped > STARTTLS_MAX_DISCARD)
-			return (STLS_ERR);
-		if ((r = stls_read(st, 1, b->data, sizeof(b->data), deadline,
-		    &got)) != STLS_OK)
-			return (r);
-		b->len = got;
-		st->from_client += got;
-	}
-}
-
-/* stls_io_end - what a failed client or backend operation means */
+/* stls_xclient_refused - the backend's reply to our XCLIENT, in the log */
 static void
-stls_io_end(struct stls *st, int client, int r)
+stls_xclient_refused(struct stls *st)
 {
-	switch (r) {
-	case STLS_EOF:
-		st->end = client ? "client disconnected" : "backend disconnected";
-		break;
-	case STLS_TIMEOUT:
-		st->end = client ? "timeout waiting for the client" :
-		    "timeout waiting for the backend";
-		STATS_INC(STAT_TIMEOUTS);
-		break;
-	default:
-		st->end = client ? "client I/O error" : "backend I/O error";
-		break;
-	}
+	char	 text[256], why[256];
+	size_t	 n = st->bin.len;
+	const char *p = st->bin.data + st->bin.off, *lf;
+
+	if ((lf = memchr(p, '\n', n)) != NULL)
+		n = (size_t)(lf - p) + 1;
+	n = smtp_line_strip(p, n);
+	snprintf(text, sizeof(text), "%.*s", (int)(n < 255 ? n : 255), p);
+	sys_printable(why, sizeof(why), text);
+	log_warnx("%s: backend %s refused XCLIENT: %s", st->s->peer,
+	    st->s->backend_label, why);
 }
 
-/*
- * stls_reply - read one whole reply from the backend into st->reply.
- * On failure the client gets a 421 and st->end says why.
- */
-static int
-stls_reply(struct stls *st)
-{
-	const char *line;
-	size_t	 len;
-	int64_t	 deadline = sys_now_ms() + st->cmd_ms;
-	int	 r;
-
-	smtp_reply_init(&st->reply);
-	while (!st->reply.done) {
-		r = stls_line(st, 0, &line, &len, deadline);
-		if (r == STLS_OK && smtp_reply_add(&st->reply, line, len) < 0)
-			r = STLS_LONG;
-		if (r == STLS_LONG) {
-			log_warnx("%s: malformed or over-long SMTP reply from "
-			    "backend %s", st->s->peer, st->s->backend_label);
-			st->end = "backend protocol error";
-		} else if (r != STLS_OK) {
-			stls_io_end(st, 0, r);
-		}
-		if (r != STLS_OK) {
-			(void)stls_say(st, r == STLS_TIMEOUT ? STLS_R_TIMEOUT :
-			    STLS_R_BACKEND);
-			return (-1);
-		}
-	}
-	return (0);
-}
-
-/*
- * stls_pass_reply - the backend's reply to the client, with the EHLO
- * edit when edit >= 0. -1 (st->end set) when the session is over.
- */
-static int
-stls_pass_reply(struct stls *st, int edit)
-{
-	const char *text = st->reply.buf;
-	ssize_t	 n = (ssize_t)st->reply.len;
-	int	 changed, r;
-
-	if (edit >= 0 && (n = smtp_ehlo_edit(st->reply.buf, st->reply.len,
-	    (enum smtp_ehlo_edit)edit, st->out, sizeof(st->out), &changed)) >= 0)
-		text = st->out;
-	if (n < 0) {			/* cannot happen: out has room */
-		text = st->reply.buf;
-		n = (ssize_t)st->reply.len;
-	}
-	st->auth = st->reply.code == 334;
-	if ((r = stls_write(st, 1, text, (size_t)n, sys_now_ms() +
-	    st->cmd_ms)) != STLS_OK) {
-		stls_io_end(st, 1, r);
-		return (-1);
-	}
-	if (st->reply.code == 421) {
-		st->end = "backend sent 421";
-		return (-1);
-	}
-	return (0);
-}
-
-/* stls_forward - one command line to the backend, with CRLF */
-static int
-stls_forward(struct stls *st, const char *line, size_t n)
-{
-	int	 r;
-
-	memcpy(st->cmd, line, n);
-	memcpy(st->cmd + n, "\r\n", 2);
-	if ((r = stls_write(st, 0, st->cmd, n + 2, sys_now_ms() +
-	    st->cmd_ms)) != STLS_OK) {
-		stls_io_end(st, 0, r);
-		(void)stls_say(st, STLS_R_BACKEND);
-		return (-1);
-	}
-	return (0);
-}
-
-/* stls_command - relay one command and its reply; -1: session over */
-static int
-stls_command(struct stls *st, const char *line, size_t n, int edit)
-{
-	if (stls_forward(st, line, n) < 0 || stls_reply(st) < 0)
-		return (-1);
-	return (stls_pass_reply(st, edit));
-}
+/* ------------------------------------------------------------ STARTTLS */
 
 /*
  * stls_discard - STARTTLS was the last thing the client may send in
@@ -387,12 +301,12 @@ stls_discard(struct stls *st)
 	char	 junk[4096];
 	ssize_t	 k;
 
-	st->cin.off = st->cin.len = 0;
+	dlg_buf_drop(&st->cin, st->cin.len);
 	for (;;) {
-		k = recv(st->s->net_fd, junk, sizeof(junk), MSG_DONTWAIT);
+		k = recv(st->c.fd, junk, sizeof(junk), MSG_DONTWAIT);
 		if (k > 0) {
 			n += (size_t)k;
-			st->from_client += (uint64_t)k;
+			st->c.in += (uint64_t)k;
 			if (n > STARTTLS_MAX_DISCARD)
 				break;
 			continue;
@@ -411,299 +325,261 @@ stls_discard(struct stls *st)
 	return (0);
 }
 
-/* stls_encrypt_ok - may this command go to the backend before TLS (encrypt)? */
-static int
-stls_encrypt_ok(enum smtp_verb v)
+/* stls_unsolicited - backend bytes nobody asked for, buffered or queued */
+static size_t
+stls_unsolicited(struct stls *st)
 {
-	return (v == SMTP_V_EHLO || v == SMTP_V_HELO || v == SMTP_V_NOOP ||
-	    v == SMTP_V_RSET || v == SMTP_V_QUIT || v == SMTP_V_STARTTLS);
+	char	 peek[4096];
+	size_t	 n = dlg_unsolicited(&st->d, &st->bin);
+	ssize_t	 k;
+
+	if (!st->b.eof && (k = recv(st->b.fd, peek, sizeof(peek),
+	    MSG_PEEK | MSG_DONTWAIT)) > 0)
+		n += (size_t)k;
+	return (n);
 }
 
 /*
- * stls_dialogue - commands line by line until STARTTLS, MAIL (DATA,
- * BDAT), which starts the byte relay, or the end. Before TLS it
- * applies the level's rules and EHLO replies get STARTTLS; after TLS
- * they lose the backend's STARTTLS and STARTTLS itself gets 554.
- */
-static enum stls_next
-stls_dialogue(struct stls *st)
-{
-	enum smtp_verb v;
-	const char *line;
-	size_t	 len, n;
-	int64_t	 deadline;
-	int	 r, args, ours;
-
-	for (;;) {
-		deadline = sys_now_ms() + st->cmd_ms;
-		r = stls_line(st, 1, &line, &len, deadline);
-		if (r == STLS_LONG) {
-			if (++st->ncmds > STARTTLS_MAX_COMMANDS) {
-				st->end = "too many commands";
-				(void)stls_say(st, STLS_R_MANY);
-				return (STLS_NEXT_END);
-			}
-			if (stls_skip_line(st, deadline) != STLS_OK) {
-				st->end = "line too long";
-				(void)stls_say(st, STLS_R_LONG421);
-				return (STLS_NEXT_END);
-			}
-			if (stls_say(st, STLS_R_LONG) != STLS_OK) {
-				stls_io_end(st, 1, STLS_ERR);
-				return (STLS_NEXT_END);
-			}
-			continue;
-		}
-		if (r != STLS_OK) {
-			stls_io_end(st, 1, r);
-			if (r == STLS_TIMEOUT)
-				(void)stls_say(st, STLS_R_TIMEOUT);
-			return (STLS_NEXT_END);
-		}
-		if (++st->ncmds > STARTTLS_MAX_COMMANDS) {
-			st->end = "too many commands";
-			(void)stls_say(st, STLS_R_MANY);
-			return (STLS_NEXT_END);
-		}
-		n = smtp_line_strip(line, len);
-		if (st->auth) {		/* an AUTH response, not a command */
-			if (stls_command(st, line, n, -1) < 0)
-				return (STLS_NEXT_END);
-			continue;
-		}
-		v = smtp_cmd_verb(line, n, &args);
-
-		/* Never ours to relay: STARTTLS, and XCLIENT when we use it. */
-		if (v == SMTP_V_STARTTLS) {
-			if (st->tls)
-				r = stls_say(st, STLS_R_554);
-			else if (st->level == SNAP_LEVEL_NONE)
-				r = stls_say(st, STLS_R_502);
-			else if (args)
-				r = stls_say(st, STLS_R_501);
-			else {
-				if (stls_discard(st) < 0)
-					return (STLS_NEXT_END);
-				if ((r = stls_say(st, STLS_R_READY)) != STLS_OK) {
-					stls_io_end(st, 1, r);
-					return (STLS_NEXT_END);
-				}
-				return (STLS_NEXT_TLS);
-			}
-			ours = 1;
-		} else if (v == SMTP_V_XCLIENT && st->xclient) {
-			r = stls_say(st, STLS_R_XCLIENT);
-			ours = 1;
-		} else if (!st->tls && st->level == SNAP_LEVEL_ENCRYPT &&
-		    !stls_encrypt_ok(v)) {
-			r = stls_say(st, STLS_R_530);
-			ours = 1;
-		} else
-			ours = 0;
-		if (ours) {
-			if (r == STLS_OK)
-				continue;
-			stls_io_end(st, 1, r);
-			return (STLS_NEXT_END);
-		}
-
-		switch (v) {
-		case SMTP_V_EHLO:
-			if (stls_command(st, line, n, st->tls || st->level ==
-			    SNAP_LEVEL_NONE ? SMTP_EHLO_DEL_STARTTLS :
-			    SMTP_EHLO_ADD_STARTTLS) < 0)
-				return (STLS_NEXT_END);
-			break;
-		case SMTP_V_QUIT:
-			if (stls_command(st, line, n, -1) == 0)
-				st->end = "QUIT";
-			return (STLS_NEXT_END);
-		case SMTP_V_HELO:
-		case SMTP_V_NOOP:
-		case SMTP_V_RSET:
-			if (stls_command(st, line, n, -1) < 0)
-				return (STLS_NEXT_END);
-			break;
-		case SMTP_V_MAIL:
-		case SMTP_V_DATA:
-		case SMTP_V_BDAT:
-			/*
-			 * Mail begins: nothing left to edit or refuse (a
-			 * plaintext client has chosen not to use TLS), and
-			 * DATA and BDAT are not one line, one reply.
-			 */
-			if (stls_forward(st, line, n) < 0)
-				return (STLS_NEXT_END);
-			return (STLS_NEXT_RELAY);
-		default:
-			if (stls_command(st, line, n, -1) < 0)
-				return (STLS_NEXT_END);
-			break;
-		}
-	}
-}
-
-/*
- * stls_greeting - the backend's greeting to the client, after XCLIENT
- * when configured. -1 (st->end set) when the session is over.
+ * stls_starttls - the client may have TLS: nothing of the backend's
+ * may be pending, our 220, then the handshake. -1: the session is over.
  */
 static int
-stls_greeting(struct stls *st)
-{
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	char	 xc[256], why[256];
-	size_t	 glen;
-	ssize_t	 n;
-	int	 r;
-
-	if (stls_reply(st) < 0)
-		return (-1);
-	if (!st->xclient || st->reply.code != 220)
-		return (stls_pass_reply(st, -1));
-	/* Keep the greeting; XCLIENT's reply is a greeting of its own. */
-	glen = st->reply.len;
-	memcpy(st->out, st->reply.buf, glen);
-	if (getpeername(st->s->net_fd, (struct sockaddr *)&ss, &sslen) < 0 ||
-	    (n = smtp_xclient_format((struct sockaddr *)&ss, xc,
-	    sizeof(xc))) < 0) {
-		log_warnx("%s: cannot describe the client for XCLIENT",
-		    st->s->peer);
-		st->end = "XCLIENT not possible";
-		(void)stls_say(st, STLS_R_BACKEND);
-		return (-1);
-	}
-	if (stls_forward(st, xc, smtp_line_strip(xc, (size_t)n)) < 0 ||
-	    stls_reply(st) < 0)
-		return (-1);
-	if (st->reply.code / 100 != 2) {
-		/* The backend's text, first line, printable. */
-		snprintf(xc, sizeof(xc), "%.*s", (int)smtp_line_strip(st->reply.buf,
-		    (size_t)((char *)memchr(st->reply.buf, '\n', st->reply.len) -
-		    st->reply.buf) + 1), st->reply.buf);
-		sys_printable(why, sizeof(why), xc);
-		log_warnx("%s: backend %s refused XCLIENT: %s", st->s->peer,
-		    st->s->backend_label, why);
-		st->end = "XCLIENT refused";
-		(void)stls_say(st, STLS_R_BACKEND);
-		return (-1);
-	}
-	if ((r = stls_write(st, 1, st->out, glen, sys_now_ms() + st->cmd_ms)) !=
-	    STLS_OK) {
-		stls_io_end(st, 1, r);
-		return (-1);
-	}
-	return (0);
-}
-
-/* stls_relay_end - how a byte relay ended, in this module's words */
-static const char *
-stls_relay_end(enum relay_end e)
-{
-	switch (e) {
-	case RELAY_LOCAL_EOF:
-		return ("backend disconnected");
-	case RELAY_REMOTE_EOF:
-		return ("client disconnected");
-	case RELAY_LOCAL_ERROR:
-		return ("backend I/O error");
-	case RELAY_REMOTE_ERROR:
-		return ("client I/O error");
-	case RELAY_TIMEOUT:
-		return ("idle timeout");
-	}
-	return ("unknown");
-}
-
-/* stls_flush - what the line reader still holds, to its destination */
-static int
-stls_flush(struct stls *st)
-{
-	int64_t	 deadline = sys_now_ms() + st->cmd_ms;
-	int	 r;
-
-	if (st->cin.len > 0) {
-		if ((r = stls_write(st, 0, st->cin.data + st->cin.off, st->cin.len,
-		    deadline)) != STLS_OK) {
-			stls_io_end(st, 0, r);
-			return (-1);
-		}
-		st->cin.off = st->cin.len = 0;
-	}
-	if (st->bin.len > 0) {
-		if ((r = stls_write(st, 1, st->bin.data + st->bin.off, st->bin.len,
-		    deadline)) != STLS_OK) {
-			stls_io_end(st, 1, r);
-			return (-1);
-		}
-		st->bin.off = st->bin.len = 0;
-	}
-	return (0);
-}
-
-/* stls_handshake - TLS on the client socket after our 220; -1 on failure */
-static int
-stls_handshake(struct stls *st)
+stls_starttls(struct stls *st)
 {
 	struct sess *s = st->s;
 	enum tlss_result hr;
+	size_t	 n;
 
+	/* What the client is owed from before STARTTLS goes out first. */
+	if (stls_flush(st, &st->c, &st->cout, st->cmd_ms) < 0) {
+		st->end = "client I/O error";
+		return (-1);
+	}
+	if ((n = stls_unsolicited(st)) > 0) {
+		/* Sent inside TLS, it would answer the client's next command. */
+		log_warnx("%s: backend %s sent %zu unrequested bytes before "
+		    "STARTTLS; closing the session", s->peer, s->backend_label, n);
+		st->end = "backend data before STARTTLS";
+		stls_say(st, STLS_R_UNSOLICITED);
+		return (-1);
+	}
+	if (stls_discard(st) < 0)
+		return (-1);
+	stls_say(st, DLG_R_READY);
+	if (stls_flush(st, &st->c, &st->cout, st->cmd_ms) < 0) {
+		st->end = "client I/O error";
+		return (-1);
+	}
 	/* The backend going away ends the handshake too. */
-	hr = sess_tls_accept(s, s->plain_fd, sys_now_ms() + s->handshake_ms, NULL);
+	hr = sess_tls_accept(s, st->b.fd, sys_now_ms() + s->handshake_ms, NULL);
 	if (hr != TLSS_OK) {
 		st->end = s->ssl == NULL ? "TLS setup failed" :
 		    hr == TLSS_LOCAL_GONE ? "backend disconnected" :
 		    "TLS handshake failed";
+		st->c.broken = 1;	/* no close_notify, no plaintext reply */
 		return (-1);
 	}
 	st->tls = 1;
+	dlg_tls(&st->d);
+	st->c.rd = 1;		/* OpenSSL may hold bytes read with the handshake */
+	st->c.rd_want = POLLIN;
+	st->c.wr_want = 0;
 	return (0);
+}
+
+/* ------------------------------------------------------------ the loop */
+
+/* stls_poll - wait for whatever can unblock us; 0, or -1 on timeout */
+static int
+stls_poll(struct stls *st, int64_t deadline)
+{
+	struct pollfd pfd[2];
+	struct stls_side *x[2] = { &st->c, &st->b };
+	struct dlg_buf *in[2] = { &st->cin, &st->bin };
+	int	 i, n, ms;
+
+	for (i = 0; i < 2; i++) {
+		pfd[i].fd = x[i]->fd;
+		pfd[i].events = 0;
+		pfd[i].revents = 0;
+		if (!x[i]->eof && !x[i]->rd && dlg_buf_room(in[i]) > 0)
+			pfd[i].events |= x[i]->rd_want;
+		/* Set only when a write is waiting (bout, cout or content). */
+		if (x[i]->wr_want)
+			pfd[i].events |= x[i]->wr_want;
+		/* A hung-up fd polls ready forever: only a read reports it. */
+		if (x[i]->hup && !(pfd[i].events & POLLIN))
+			pfd[i].fd = -1;
+	}
+	if ((ms = sys_ms_left(deadline)) == 0)
+		return (-1);
+	if ((n = poll(pfd, 2, ms)) < 0)
+		return (errno == EINTR ? 0 : -1);
+	if (n == 0)
+		return (sys_ms_left(deadline) == 0 ? -1 : 0);
+	for (i = 0; i < 2; i++) {
+		if (pfd[i].revents & (POLLHUP | POLLERR))
+			x[i]->hup = 1;
+		if (pfd[i].revents & (x[i]->rd_want | POLLHUP | POLLERR))
+			x[i]->rd = 1;
+		if (pfd[i].revents & (x[i]->wr_want | POLLHUP | POLLERR))
+			x[i]->wr_want = 0;
+	}
+	return (0);
+}
+
+/* stls_timeout - who kept us waiting, in the session's end */
+static void
+stls_timeout(struct stls *st)
+{
+	int	 backend = st->cout.len == 0 && (st->bout.len > 0 ||
+		    (dlg_pending(&st->d) > 0 && !dlg_in_content(&st->d)));
+
+	st->end = backend ? "timeout waiting for the backend" :
+	    "timeout waiting for the client";
+	STATS_INC(STAT_TIMEOUTS);
+	STATS_LST_INC(st->s->lstats, timeouts);
+	stls_say(st, STLS_R_TIMEOUT);
+}
+
+/* stls_loop - the whole SMTP session after the backend connect */
+static void
+stls_loop(struct stls *st)
+{
+	enum dlg_status ds;
+	int64_t	 last = sys_now_ms();
+	size_t	 before;
+	int	 progress, ms;
+
+	for (;;) {
+		progress = 0;
+		if (!st->c.eof && st->c.rd && stls_read(st, &st->c, &st->cin) != 0)
+			progress = 1;
+		if (!st->b.eof && st->b.rd && stls_read(st, &st->b, &st->bin) != 0)
+			progress = 1;
+		if (stls_content(st) != 0)
+			progress = 1;
+		before = st->cin.len + st->bin.len + st->bout.len + st->cout.len;
+		ds = dlg_run(&st->d, &st->cin, &st->bin, &st->bout, &st->cout);
+		if (before != st->cin.len + st->bin.len + st->bout.len +
+		    st->cout.len)
+			progress = 1;
+		stls_report(st);
+		if (stls_write(st, &st->b, &st->bout) != 0)
+			progress = 1;
+		if (stls_write(st, &st->c, &st->cout) != 0)
+			progress = 1;
+
+		if (ds == DLG_END) {
+			st->end = st->d.end;
+			if (strcmp(st->end, "XCLIENT refused") == 0)
+				stls_xclient_refused(st);
+			return;
+		}
+		if (ds == DLG_STARTTLS) {
+			if (stls_starttls(st) < 0)
+				return;
+			last = sys_now_ms();
+			continue;
+		}
+		if (st->b.eof) {
+			/* Whatever the backend said last reaches the client as it is. */
+			(void)dlg_buf_put(&st->cout, st->bin.data + st->bin.off,
+			    st->bin.len);
+			st->end = st->b.broken ? "backend I/O error" :
+			    "backend disconnected";
+			return;
+		}
+		if (st->c.eof) {
+			st->end = st->c.broken ? "client I/O error" :
+			    "client disconnected";
+			return;
+		}
+		if (progress) {
+			last = sys_now_ms();
+			continue;
+		}
+		ms = dlg_in_content(&st->d) ? st->idle_ms : st->cmd_ms;
+		if (stls_poll(st, last + ms) < 0) {
+			stls_timeout(st);
+			return;
+		}
+	}
+}
+
+/* stls_finish - last words both ways, then an orderly TLS close */
+static void
+stls_finish(struct stls *st)
+{
+	struct sess *s = st->s;
+
+	if (!st->b.broken)
+		(void)stls_flush(st, &st->b, &st->bout, STLS_FLUSH_MS);
+	if (!st->c.broken && stls_flush(st, &st->c, &st->cout, STLS_FLUSH_MS) < 0)
+		st->c.broken = 1;
+	if (st->tls && !st->c.broken) {
+		/* Our close_notify, and the session stays resumable. */
+		tls_close_notify(s->ssl, s->net_fd, &s->busy);
+		tls_mark_clean(s->ssl);
+	}
+	sess_count_bytes(s, st->c.out, st->b.out);
 }
 
 void
 starttls_run(struct sess *s, const struct cfg_listener *lc)
 {
-	struct relay_result res;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct dlg_conf conf;
 	struct stls *st;
-	enum stls_next next;
 	char	 summary[512];
+	ssize_t	 n;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		log_warnx("%s: out of memory", s->peer);
 		return;
 	}
 	st->s = s;
-	/* No server context (level none) means no STARTTLS. */
-	st->level = s->tls->tls != NULL ? s->tls->level : SNAP_LEVEL_NONE;
-	st->xclient = lc->xclient;
 	st->cmd_ms = lc->command_timeout * 1000;
-	memset(&res, 0, sizeof(res));
+	st->idle_ms = s->idle_ms;
+	st->c.fd = s->net_fd;
+	st->b.fd = s->plain_fd;
+	st->c.rd = st->b.rd = 1;
+	st->c.rd_want = st->b.rd_want = POLLIN;
+	st->cin = (struct dlg_buf){ st->cin_data, sizeof(st->cin_data), 0, 0 };
+	st->bin = (struct dlg_buf){ st->bin_data, sizeof(st->bin_data), 0, 0 };
+	st->bout = (struct dlg_buf){ st->bout_data, sizeof(st->bout_data), 0, 0 };
+	st->cout = (struct dlg_buf){ st->cout_data, sizeof(st->cout_data), 0, 0 };
 
-	if (stls_greeting(st) < 0)
-		goto done;
-	next = stls_dialogue(st);
-	if (next == STLS_NEXT_TLS) {
-		if (stls_handshake(st) < 0)
+	memset(&conf, 0, sizeof(conf));
+	/* No server context (level none) means no STARTTLS. */
+	conf.level = s->tls->tls == NULL ? DLG_LEVEL_NONE :
+	    s->tls->level == SNAP_LEVEL_ENCRYPT ? DLG_LEVEL_ENCRYPT :
+	    s->tls->level == SNAP_LEVEL_MAY ? DLG_LEVEL_MAY : DLG_LEVEL_NONE;
+	conf.auth_only = s->tls->auth_only;
+	if (lc->xclient) {
+		if (getpeername(s->net_fd, (struct sockaddr *)&ss, &sslen) < 0 ||
+		    (n = smtp_xclient_format((struct sockaddr *)&ss, st->xclient,
+		    sizeof(st->xclient))) < 0) {
+			log_warnx("%s: cannot describe the client for XCLIENT",
+			    s->peer);
+			st->end = "XCLIENT not possible";
+			stls_say(st, STLS_R_BACKEND);
 			goto done;
-		next = stls_dialogue(st);
+		}
+		conf.xclient = st->xclient;
 	}
-	if (next != STLS_NEXT_RELAY || stls_flush(st) < 0)
-		goto done;
-	/* Without TLS (level may, no STARTTLS) the same relay moves plain bytes. */
-	relay_run(s->plain_fd, st->tls ? s->ssl : NULL, s->net_fd, s->idle_ms,
-	    &s->busy, &res);
-	sess_relay_done(s, st->tls ? s->ssl : NULL, &res);
-	st->from_client += res.to_local;
-	st->to_client += res.to_remote;
-	st->end = stls_relay_end(res.end);
+	dlg_init(&st->d, &conf);
+	stls_loop(st);
 
 done:
+	stls_finish(st);
 	if (st->tls)
 		tls_summary(s->ssl, 1, summary, sizeof(summary));
 	log_info("%s: SMTP session ended (%s): STARTTLS %s%s%s, %llu bytes from "
 	    "client, %llu bytes to client", s->peer, st->end ? st->end : "unknown",
 	    st->tls ? "taken" : "not taken", st->tls ? ", " : "",
-	    st->tls ? summary : "", (unsigned long long)st->from_client,
-	    (unsigned long long)st->to_client);
+	    st->tls ? summary : "", (unsigned long long)st->c.in,
+	    (unsigned long long)st->c.out);
 	free(st);
 }

@@ -6,49 +6,40 @@
  * DESCRIPTION
  *	starttls_run() serves one client of a listener with starttls =
  *	"smtp", after frontend.c has connected the backend and sent the
- *	PROXY header (if any). The backend stays in charge of SMTP; this
- *	module relays its greeting and replies and the client's
- *	commands, one command and one reply at a time, with blocking
- *	I/O under poll() deadlines on the worker thread.
+ *	PROXY header (if any). The backend stays in charge of SMTP; the
+ *	dialogue tracker (dialogue.h) follows the dialogue for the whole
+ *	session, before and after TLS and through every message, and
+ *	decides what is relayed, edited or answered by us. This module
+ *	moves the bytes: non-blocking I/O on both sockets under poll()
+ *	on the worker thread.
  *
- *	Before TLS, by the listener's security level (Postfix's names):
- *	- none: STARTTLS is neither offered nor accepted (502);
- *	- may: every command is relayed; STARTTLS is added to the
- *	  backend's EHLO reply when missing;
- *	- encrypt: as may, but only EHLO, HELO, NOOP, RSET, QUIT and
- *	  STARTTLS are relayed; anything else gets "530 5.7.0 Must issue
- *	  a STARTTLS command first" from us.
- *	STARTTLS itself is never relayed: we answer "220 2.0.0 Ready to
- *	start TLS" and run the handshake on the client socket. Whatever
- *	the client sent after STARTTLS before our 220 is discarded and
- *	logged, never executed (CVE-2011-0411). After the handshake the
- *	backend sees the client's second EHLO as a fresh start; EHLO
- *	replies lose the backend's own STARTTLS, and STARTTLS gets "554
- *	5.5.1 Error: TLS already active" from us.
+ *	STARTTLS itself is never relayed. When the tracker hands it
+ *	over: the client gets every reply it is owed first; if the
+ *	backend has sent anything nobody asked for, the session ends
+ *	with "421 4.7.0" and a warning naming the byte count (inside
+ *	TLS it would read as the answer to the client's next command);
+ *	whatever the client sent after STARTTLS is discarded and logged,
+ *	never executed (CVE-2011-0411); then "220 2.0.0 Ready to start
+ *	TLS" and the handshake on the client socket, within
+ *	handshake_timeout. After TLS the backend sees the client's next
+ *	EHLO as a fresh start.
  *
- *	MAIL, DATA or BDAT end the command-by-command phase, with or
- *	without TLS (a plaintext client at level may or none has chosen
- *	not to use TLS): from that command on, bytes are relayed both
- *	ways without parsing (relay.c once TLS is up, a plain relay
- *	here otherwise).
+ *	Time limits: command_timeout for each client command and each
+ *	backend reply, idle_timeout while message content (DATA, BDAT)
+ *	moves; a timeout gets "421 4.4.2 Error: timeout exceeded". When
+ *	the backend cannot be reached, closes or sends a malformed reply,
+ *	the client gets a 421 (or the backend's own last words).
  *
- *	Bounds before the byte relay: SMTP_LINE_MAX per command line (a
- *	longer one gets 500 and is skipped), STARTTLS_MAX_COMMANDS
- *	commands (then 421 and the session ends), command_timeout for
- *	each client command and each backend reply, handshake_timeout
- *	for TLS, idle_timeout for the byte relay.
- *
- *	With xclient, "XCLIENT ADDR=... PORT=... NAME=[UNAVAILABLE]" is
- *	sent after a 220 greeting and its reply (Postfix: a new 220
- *	greeting) is not relayed; a refusal ends the session with 421.
- *
- *	One log line at the end says how the session went: STARTTLS
- *	taken or not, bytes each way, and how it ended.
+ *	Every orderly end of a TLS session sends our close_notify and
+ *	keeps the session resumable. One log line at the end says how
+ *	the session went: STARTTLS taken or not, bytes each way, and how
+ *	it ended; each kind of refused command is logged once per
+ *	session ("warning: [addr]:port: XCLIENT from client refused")
+ *	and counted in the stats (smtp_refused_*).
  */
 #ifndef TLSPROXY_STARTTLS_H
 #define TLSPROXY_STARTTLS_H
 
-#define STARTTLS_MAX_COMMANDS	100	/* line-by-line commands per session */
 #define STARTTLS_MAX_DISCARD	65536	/* pipelined bytes after STARTTLS */
 
 struct sess;

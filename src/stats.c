@@ -39,6 +39,11 @@ static const char *const stats_names[STAT_NCOUNTERS] = {
 	[STAT_CLIENT_HANDSHAKE_FULL] = "client_handshakes_full",
 	[STAT_CLIENT_HANDSHAKE_RESUMED] = "client_handshakes_resumed",
 	[STAT_CLIENT_HANDSHAKE_FAILED] = "client_handshakes_failed",
+	[STAT_SMTP_REFUSED_XCLIENT] = "smtp_refused_xclient",
+	[STAT_SMTP_REFUSED_XFORWARD] = "smtp_refused_xforward",
+	[STAT_SMTP_REFUSED_AUTH_PLAINTEXT] = "smtp_refused_auth_plaintext",
+	[STAT_SMTP_REFUSED_ENCRYPT] = "smtp_refused_encrypt",
+	[STAT_SMTP_REFUSED_SYNTAX] = "smtp_refused_syntax",
 };
 
 /* Listener counters: a list that only grows (main thread); read anywhere. */
@@ -96,7 +101,7 @@ stats_name(enum stat_id id)
 void
 stats_log(void)
 {
-	char	 line[1024];
+	char	 line[2048];
 	size_t	 n = 0;
 	int	 i;
 	struct stats_lst *l;

@@ -75,6 +75,31 @@ tls_errstr(char *buf, size_t len)
 }
 
 void
+tls_close_notify(SSL *ssl, int fd, _Atomic int64_t *busy)
+{
+	int64_t	 deadline = sys_now_ms() + 1000;
+	int	 r, e;
+
+	for (;;) {
+		ERR_clear_error();
+		if (busy)
+			*busy = sys_now_ms();
+		r = SSL_shutdown(ssl);
+		if (busy)
+			*busy = 0;
+		if (r >= 0)
+			break;		/* sent; we do not wait for the peer's */
+		e = SSL_get_error(ssl, r);
+		if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ)
+			break;
+		if (sys_wait(fd, e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN,
+		    deadline) <= 0)
+			break;
+	}
+	ERR_clear_error();
+}
+
+void
 tls_mark_clean(SSL *ssl)
 {
 	SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);

@@ -11,6 +11,9 @@
  *	tls_errstr() gives the last queued error as text (for a message
  *	naming what failed) and clears the queue.
  *
+ *	tls_close_notify() sends one close_notify on a non-blocking
+ *	socket, waiting up to a second for room, not for the peer's.
+ *
  *	tls_mark_clean() records that a session ended in order (either
  *	side's EOF or close_notify), so that its TLS session stays
  *	resumable: OpenSSL drops the cached session of an SSL freed
@@ -47,6 +50,7 @@ struct tls_protocols {
 void	tls_init(void);
 void	tls_log_errors(void);
 const char *tls_errstr(char *buf, size_t len);
+void	tls_close_notify(SSL *, int fd, _Atomic int64_t *busy);
 void	tls_mark_clean(SSL *);
 int	tls_parse_protocols(const char *spec, struct tls_protocols *,
 	    char *err, size_t errlen);

@@ -6,7 +6,8 @@
  *	smtp_line_find() (SMTP_LINE_MAX, an over-long line is skipped to
  *	its LF, as starttls.c does); every line is classified as a
  *	command and added to a reply. Each complete reply gets both EHLO
- *	edits, into heap buffers of exactly the size needed.
+ *	edits, and the combined ones the STARTTLS frontend makes, into
+ *	heap buffers of exactly the size needed.
  *
  *	Checked: lines end with their first LF and respect the bound;
  *	the reply collector agrees with smtp_reply_line() and keeps its
@@ -56,6 +57,27 @@ fz_count(const char *p, size_t len, size_t *kw)
 	return (n);
 }
 
+/*
+ * fz_has_kw - does a line after the first have keyword kw (eq: or
+ * "kw=...")?
+ */
+static int
+fz_has_kw(const char *p, size_t len, const char *kw, int eq)
+{
+	const char *lf;
+	size_t	 n = strlen(kw), l, i = 0;
+
+	while (len > 0 && (lf = memchr(p, '\n', len)) != NULL) {
+		l = smtp_line_strip(p, (size_t)(lf - p) + 1);
+		if (i++ > 0 && l >= 4 + n && strncasecmp(p + 4, kw, n) == 0 &&
+		    (l == 4 + n || p[4 + n] == ' ' || (eq && p[4 + n] == '=')))
+			return (1);
+		len -= (size_t)(lf - p) + 1;
+		p = lf + 1;
+	}
+	return (0);
+}
+
 /* fz_valid - out is a complete reply with the given code */
 static void
 fz_valid(const char *out, size_t len, int code)
@@ -84,7 +106,7 @@ fz_valid(const char *out, size_t len, int code)
 }
 
 static void
-fz_edit(const struct smtp_reply *r, enum smtp_ehlo_edit how)
+fz_edit(const struct smtp_reply *r, int how)
 {
 	char	*out, *again;
 	ssize_t	 n, m;
@@ -106,13 +128,20 @@ fz_edit(const struct smtp_reply *r, enum smtp_ehlo_edit how)
 	} else if (how == SMTP_EHLO_ADD_STARTTLS) {
 		FUZZ_CHECK(kw_in == 0 && kw_out == 1);
 		FUZZ_CHECK(lines_out == lines_in + 1);
-	} else {
+	} else if (how == SMTP_EHLO_DEL_STARTTLS) {
 		FUZZ_CHECK(kw_in > 0 && kw_out == 0);
 		FUZZ_CHECK(lines_out == lines_in - kw_in);
+	} else {
+		FUZZ_CHECK(lines_out <= lines_in + 1);
 	}
-	if (r->code == 250 && how == SMTP_EHLO_ADD_STARTTLS)
+	if (r->code == 250 && (how & SMTP_EHLO_DEL_XCLIENT))
+		FUZZ_CHECK(!fz_has_kw(out, (size_t)n, "XCLIENT", 0) &&
+		    !fz_has_kw(out, (size_t)n, "XFORWARD", 0));
+	if (r->code == 250 && (how & SMTP_EHLO_DEL_AUTH))
+		FUZZ_CHECK(!fz_has_kw(out, (size_t)n, "AUTH", 1));
+	if (r->code == 250 && (how & SMTP_EHLO_ADD_STARTTLS))
 		FUZZ_CHECK(kw_out >= 1);
-	if (r->code == 250 && how == SMTP_EHLO_DEL_STARTTLS)
+	if (r->code == 250 && (how & SMTP_EHLO_DEL_STARTTLS))
 		FUZZ_CHECK(kw_out == 0);
 	fz_valid(out, (size_t)n, r->code);
 
@@ -185,6 +214,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (r->done) {
 				fz_edit(r, SMTP_EHLO_ADD_STARTTLS);
 				fz_edit(r, SMTP_EHLO_DEL_STARTTLS);
+				fz_edit(r, SMTP_EHLO_ADD_STARTTLS |
+				    SMTP_EHLO_DEL_XCLIENT | SMTP_EHLO_DEL_AUTH);
+				fz_edit(r, SMTP_EHLO_DEL_STARTTLS |
+				    SMTP_EHLO_DEL_XCLIENT);
 				smtp_reply_init(r);
 			}
 		} else {

@@ -6,7 +6,8 @@
 #
 #   SECONDS   fuzzing time per harness (default 60); 0 only builds and
 #             replays the seed corpus and the regression inputs
-#   HARNESS   attr config protocols sni props smtp proxyproto (default: all)
+#   HARNESS   attr config protocols sni props smtp proxyproto dialogue
+#             (default: all)
 #   cover     line and branch coverage of the project sources reached
 #             by the seeds plus the corpus grown so far (llvm-cov)
 #
@@ -33,7 +34,7 @@ top=$(cd "$here/../.." && pwd)
 src=$top/src
 out=${FUZZ_OUT:-$here/out}
 cc=${FUZZ_CC:-clang}
-all="attr config protocols sni props smtp proxyproto"
+all="attr config protocols sni props smtp proxyproto dialogue"
 
 secs=60
 mode=fuzz
@@ -57,6 +58,7 @@ srcs_for() {
 	props)		echo tls_props attr sys ;;
 	smtp)		echo smtp ;;
 	proxyproto)	echo proxyproto ;;
+	dialogue)	echo dialogue smtp ;;
 	*)		return 1 ;;
 	esac
 }

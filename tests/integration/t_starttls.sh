@@ -1,100 +1,61 @@
 #!/bin/bash
-# SMTP STARTTLS frontend in front of a real Postfix smtpd, with the PROXY
-# protocol (v1 and v2) and XCLIENT telling it who the client is.
+# SMTP STARTTLS frontend in front of a real Postfix smtpd (a private
+# instance under the test's temp dir, never the host's Postfix), with the
+# PROXY protocol (v1 and v2) and XCLIENT telling it who the client is,
+# and in front of a small SMTP sink that offers AUTH.
 #
 # Postfix runs two smtpd services on loopback ports: "pp" with
 # smtpd_upstream_proxy_protocol = haproxy (no TLS of its own) and "xc"
-# that trusts XCLIENT from 127.0.0.1 (and offers STARTTLS itself, so the
-# after-TLS EHLO edit has something to remove). Both put every message
-# on hold, so it can be read back with postcat. One tlsproxy daemon has
-# one listener per case:
-#   L1 starttls, proxy v1, may        L4 starttls, proxy v1, none
-#   L2 starttls, proxy v2, may        L5 starttls, xclient, may
-#   L3 starttls, proxy v2, encrypt    L6 implicit TLS, proxy v2 (TLS TLVs)
+# that trusts XCLIENT and XFORWARD from 127.0.0.1 (and offers STARTTLS
+# itself, so the after-TLS EHLO edit has something to remove). Both put
+# every message on hold, so it can be read back with postcat; mynetworks
+# is 127.0.0.1/32 (this daemon) and relay_domains accept.test, so a
+# client that passed itself off as 127.0.0.1 could relay anywhere.
+# One tlsproxy daemon has one listener per case:
+#   L1 starttls, proxy v1, may        L5 starttls, xclient, may
+#   L2 starttls, proxy v2, may        L6 implicit TLS, proxy v2 (TLS TLVs)
+#   L3 starttls, proxy v2, encrypt    L7 starttls, AUTH sink, auth_only
+#   L4 starttls, proxy v1, none       L8 starttls, sink that talks out of turn
 # Clients connect from 127.0.0.2, the daemon from 127.0.0.1, so the
 # backend's log tells the real client from the proxy.
-#
-# Needs root and an installed Postfix and swaks; it reconfigures the local
-# Postfix (as t_postfix.sh does, under the same lock) and removes its own
-# master.cf entries at the end.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pflib.sh"
 
-[ "$(id -u)" = 0 ] || tp_skip "needs root"
-[ -x /usr/sbin/postfix ] || tp_skip "Postfix is not installed"
+tp_pf_need
 command -v swaks >/dev/null 2>&1 || tp_skip "swaks is not installed"
-command -v postconf >/dev/null 2>&1 || tp_skip "postconf is not installed"
 tp_init
 tp_gen_certs
 T=$TP_TMP
-MAILLOG=/var/log/postfix.log
-CERTDIR=/etc/postfix/tlstest-starttls
 CLIENT_IP=127.0.0.2
-tp_add_log "$MAILLOG"
-
-# One Postfix test at a time (t_postfix.sh, t_client_role.sh).
-if command -v flock >/dev/null 2>&1; then
-	LOCK=/run/lock/tlsproxy-postfix-tests.lock
-	[ -d /run/lock ] || LOCK=/tmp/tlsproxy-postfix-tests.lock
-	exec 9>"$LOCK"
-	flock -w "$(tp_secs 300)" 9 || tp_hard_error "another Postfix test holds $LOCK"
-fi
-
-PB=$(tp_free_port)	# smtpd with smtpd_upstream_proxy_protocol = haproxy
-XB=$(tp_free_port)	# smtpd trusting XCLIENT
-SVC_PB="127.0.0.1:$PB/inet"
-SVC_XB="127.0.0.1:$XB/inet"
-HELD=""
-POSTFIX_STARTED=0
-cleanup_postfix() {
-	local id
-	for id in $HELD; do
-		postsuper -d "$id" hold >/dev/null 2>&1
-	done
-	if [ "$POSTFIX_STARTED" = 1 ] && postfix status >/dev/null 2>&1; then
-		postfix stop >/dev/null 2>&1
-	fi
-	postconf -MX "$SVC_PB" "$SVC_XB" 2>/dev/null
-}
-TP_CLEANUP_HOOK=cleanup_postfix
 
 step() { tp_say "=== $*"; }
-port_free() { ! tp_port_listening "$1"; }
-above() { [ "$(tp_log_count "$1" "$2")" -gt "$3" ]; }
 
 # ---------------------------------------------------------------- Postfix
-step "Postfix $(postconf -h mail_version): backends on 127.0.0.1:$PB (haproxy) and :$XB (XCLIENT)"
-if postfix status >/dev/null 2>&1; then
-	postfix stop >/dev/null 2>&1
-fi
-mkdir -p "$CERTDIR"
-cp "$T/rsa.pem" "$CERTDIR/server.pem"
-cp "$T/rsa.key" "$CERTDIR/server.key"
-chmod 600 "$CERTDIR/server.key"
-postconf -e \
-    "maillog_file = $MAILLOG" \
-    'inet_interfaces = 127.0.0.1' \
-    'inet_protocols = ipv4' \
-    'mynetworks = 127.0.0.0/8' ||
-	tp_hard_error "postconf -e failed"
+PB=$(tp_free_port)	# smtpd with smtpd_upstream_proxy_protocol = haproxy
+XB=$(tp_free_port)	# smtpd trusting XCLIENT and XFORWARD
+tp_pf_init backend
+MAILLOG=$PF_LOG
+tp_pf_conf 'relay_domains = accept.test'
 # Every message is held, so postcat can show it and nothing is delivered.
 HOLD='-o smtpd_end_of_data_restrictions=check_client_access,static:HOLD -o smtpd_client_port_logging=yes'
-postconf -M \
-    "$SVC_PB=127.0.0.1:$PB inet n - n - - smtpd -o syslog_name=postfix/pp -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_tls_security_level=none $HOLD" \
-    "$SVC_XB=127.0.0.1:$XB inet n - n - - smtpd -o syslog_name=postfix/xc -o smtpd_authorized_xclient_hosts=127.0.0.1 -o smtpd_tls_security_level=may -o smtpd_tls_cert_file=$CERTDIR/server.pem -o smtpd_tls_key_file=$CERTDIR/server.key $HOLD" ||
-	tp_hard_error "postconf -M failed"
-/usr/lib/postfix/configure-instance.sh - >"$T/configure-instance.log" 2>&1 ||
-	tp_hard_error "configure-instance.sh: $(cat "$T/configure-instance.log")"
-postfix check >"$T/postfix-check.log" 2>&1 || tp_hard_error "postfix check: $(cat "$T/postfix-check.log")"
-touch "$MAILLOG"
-MAILLOG_START=$(wc -l <"$MAILLOG")
-postfix start >"$T/postfix-start.log" 2>&1 || tp_hard_error "postfix start: $(cat "$T/postfix-start.log")"
-POSTFIX_STARTED=1
+tp_pf_service \
+    "127.0.0.1:$PB inet n - n - - smtpd -o syslog_name=postfix/pp -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_tls_security_level=none $HOLD" \
+    "127.0.0.1:$XB inet n - n - - smtpd -o syslog_name=postfix/xc -o smtpd_authorized_xclient_hosts=127.0.0.1 -o smtpd_authorized_xforward_hosts=127.0.0.1 -o smtpd_tls_security_level=may -o smtpd_tls_cert_file=$T/rsa.pem -o smtpd_tls_key_file=$T/rsa.key $HOLD"
+step "Postfix $(pf_postconf -h mail_version) (private instance $PF_DIR): backends on 127.0.0.1:$PB (haproxy) and :$XB (XCLIENT, XFORWARD)"
+tp_pf_start
 tp_wait_for 20 tp_port_listening "$PB" || tp_hard_error "Postfix does not listen on 127.0.0.1:$PB"
 tp_wait_for 20 tp_port_listening "$XB" || tp_hard_error "Postfix does not listen on 127.0.0.1:$XB"
 
+# ---------------------------------------------------------------- sinks
+SB=$(tp_free_port); UB=$(tp_free_port)
+tp_spawn "$T/sink.out" python3 "$TP_DIR/smtp_sink.py" "$SB" "$T/sink.log"
+tp_spawn "$T/usink.out" python3 "$TP_DIR/smtp_sink.py" "$UB" "$T/usink.log" --unsolicited
+tp_wait_for 10 tp_port_listening "$SB" || tp_hard_error "the SMTP sink did not start"
+tp_wait_for 10 tp_port_listening "$UB" || tp_hard_error "the SMTP sink did not start"
+
 # ---------------------------------------------------------------- tlsproxy
-L1=$(tp_free_port); L2=$(tp_free_port); L3=$(tp_free_port)
-L4=$(tp_free_port); L5=$(tp_free_port); L6=$(tp_free_port)
+L1=$(tp_free_port); L2=$(tp_free_port); L3=$(tp_free_port); L4=$(tp_free_port)
+L5=$(tp_free_port); L6=$(tp_free_port); L7=$(tp_free_port); L8=$(tp_free_port)
 cat >"$T/tlsproxy.conf" <<EOF
 smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$T/rsa.pem";
@@ -102,6 +63,7 @@ smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_loglevel = "1";
 tlsproxy_worker_threads = 16;
 tlsproxy_pid_file = "$T/tlsproxy.pid";
+tlsproxy_stats_socket = "$T/stats.sock";
 syslog_name = "postfix";
 tlsproxy_listeners = (
   { listen = "127.0.0.1:$L1"; backend = "127.0.0.1:$PB"; starttls = "smtp"; proxy_protocol = "v1"; },
@@ -112,17 +74,22 @@ tlsproxy_listeners = (
     smtpd_tls_security_level = "none"; },
   { listen = "127.0.0.1:$L5"; backend = "127.0.0.1:$XB"; starttls = "smtp"; xclient = true;
     command_timeout = "30s"; },
-  { listen = "127.0.0.1:$L6"; backend = "127.0.0.1:$PB"; proxy_protocol = "v2"; }
+  { listen = "127.0.0.1:$L6"; backend = "127.0.0.1:$PB"; proxy_protocol = "v2"; },
+  { listen = "127.0.0.1:$L7"; backend = "127.0.0.1:$SB"; starttls = "smtp";
+    smtpd_tls_auth_only = true; },
+  { listen = "127.0.0.1:$L8"; backend = "127.0.0.1:$UB"; starttls = "smtp"; }
 );
 EOF
 LOG=$T/tlsproxy.log
-tp_start_daemon "$LOG" "$T/tlsproxy.conf" "tcp:$L1" "tcp:$L2" "tcp:$L3" "tcp:$L4" "tcp:$L5" "tcp:$L6"
+tp_start_daemon "$LOG" "$T/tlsproxy.conf" "tcp:$L1" "tcp:$L2" "tcp:$L3" "tcp:$L4" \
+    "tcp:$L5" "tcp:$L6" "tcp:$L7" "tcp:$L8"
 D=$TP_DAEMON_PID
 
 # ---------------------------------------------------------------- helpers
 # A scripted SMTP client for what swaks cannot do: exact EHLO replies,
-# pipelining in one write, commands we must refuse. Each scenario
-# asserts and exits non-zero with the reason.
+# pipelining in one write, commands we must refuse, BDAT. Each scenario
+# asserts and exits non-zero with the reason; "port N" lines name the
+# client ports of its sessions, for the log checks.
 cat >"$T/smtpc.py" <<'PY'
 import socket, ssl, sys, time
 
@@ -149,7 +116,7 @@ class Conn:
         self.sock.sendall(data)
     def line(self):
         while b"\n" not in self.buf:
-            d = self.sock.recv(4096)
+            d = self.sock.recv(65536)
             if not d:
                 raise SystemExit("EOF from server after %r" % self.buf)
             self.buf += d
@@ -173,6 +140,9 @@ class Conn:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         self.sock = ctx.wrap_socket(self.s, server_hostname="tlsproxy-test.localdomain")
+    def starttls(self):
+        expect(self.cmd(b"STARTTLS") == b"220 2.0.0 Ready to start TLS\r\n", "220 to STARTTLS")
+        self.tls()
 
 def expect(cond, what):
     if not cond:
@@ -182,11 +152,20 @@ def expect(cond, what):
 def lines(r):
     return r.splitlines(keepends=True)
 
-def has_starttls(r):
-    return any(l[4:].rstrip(b"\r\n").upper() == b"STARTTLS" for l in lines(r)[1:])
+def kw(l):
+    w = l[4:].split()
+    return w[0].upper() if w else b""
+
+def keywords(r):
+    return [kw(l) for l in lines(r)[1:]]
+
+def has_kw(r, kw):
+    return kw in keywords(r)
 
 def with_last(ls, sep):
     return ls[:-1] + [ls[-1][:3] + sep + ls[-1][4:]]
+
+REFUSED = b"550 5.7.0 Error: insufficient authorization\r\n"
 
 if scenario == "ehlo_add":
     # What the backend says to this client directly vs. through us.
@@ -194,7 +173,7 @@ if scenario == "ehlo_add":
     d = Conn(pb, src="127.0.0.1", proxy_v1=True); d.reply()
     direct = d.cmd(b"EHLO client.test"); d.cmd(b"QUIT")
     print("direct:", direct)
-    expect(not has_starttls(direct), "the backend offers no STARTTLS")
+    expect(not has_kw(direct, b"STARTTLS"), "the backend offers no STARTTLS")
     c = Conn(lst); c.reply()
     via = c.cmd(b"EHLO client.test")
     print("via:   ", via)
@@ -210,21 +189,94 @@ elif scenario == "ehlo_del":
     expect(r.startswith(b"220"), "direct XCLIENT accepted: %r" % r)
     direct = d.cmd(b"EHLO client.test"); d.cmd(b"QUIT")
     print("direct:", direct)
-    expect(has_starttls(direct), "the backend offers STARTTLS")
+    # (Postfix offers XCLIENT only before one was used.)
+    for k in (b"STARTTLS", b"XFORWARD"):
+        expect(has_kw(direct, k), "the backend offers " + k.decode())
+    hidden = lines(direct)[:1] + [l for l in lines(direct)[1:]
+                                  if kw(l) not in (b"XCLIENT", b"XFORWARD")]
     pre = c.cmd(b"EHLO client.test")
     print("pre-TLS: ", pre)
-    expect(pre == direct, "before TLS the EHLO reply is the backend's, unchanged")
-    expect(c.cmd(b"STARTTLS") == b"220 2.0.0 Ready to start TLS\r\n", "220 2.0.0 Ready to start TLS")
-    c.tls()
+    want = b"".join(with_last(hidden, b" "))
+    expect(pre == want, "before TLS the EHLO reply is the backend's without XCLIENT and XFORWARD, nothing else changed")
+    c.starttls()
     post = c.cmd(b"EHLO client.test")
     print("post-TLS:", post)
-    want = [l for l in lines(direct) if l[4:].rstrip(b"\r\n").upper() != b"STARTTLS"]
+    want = hidden[:1] + [l for l in hidden[1:] if kw(l) != b"STARTTLS"]
     want = b"".join(with_last(want, b" "))
-    expect(post == want, "after TLS the EHLO reply is the backend's without its STARTTLS line, nothing else changed")
+    expect(post == want, "after TLS the EHLO reply also loses STARTTLS, nothing else changed")
     expect(c.cmd(b"STARTTLS") == b"554 5.5.1 Error: TLS already active\r\n", "a second STARTTLS gets 554")
     r = c.cmd(b"XCLIENT ADDR=192.0.2.1")
-    expect(r == b"550 5.7.0 Error: insufficient authorization\r\n", "the client's own XCLIENT is refused (%r)" % r)
+    expect(r == REFUSED, "the client's own XCLIENT is refused (%r)" % r)
     c.cmd(b"QUIT")
+    print("port", c.port())
+elif scenario == "spoof":
+    # Every way the client could try to speak for the proxy; each ends in
+    # a relay attempt that the backend must refuse (it sees 127.0.0.2).
+    lst = int(args[0])
+    def relay_attempt(c, what):
+        expect(c.cmd(b"EHLO spoof.test").startswith(b"250"), what + ": EHLO")
+        expect(c.cmd(b"MAIL FROM:<a@example.org>").startswith(b"250"), what + ": MAIL")
+        r = c.cmd(b"RCPT TO:<victim@remote.example>")
+        expect(b"Relay access denied" in r, what + ": relay refused (%r)" % r)
+        c.cmd(b"QUIT")
+        print("port", c.port())
+    def spoof_line(c, line, what):
+        r = c.cmd(line)
+        expect(r == REFUSED, what + ": %r answered by the proxy (%r)" % (line, r))
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    spoof_line(c, b"XCLIENT ADDR=127.0.0.1 NAME=localhost", "before MAIL")
+    relay_attempt(c, "before MAIL")
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    r = c.cmd(b"MAIL FROM:<broken")
+    expect(r.startswith(b"501"), "malformed MAIL rejected by the backend (%r)" % r)
+    spoof_line(c, b"XCLIENT ADDR=127.0.0.1 NAME=localhost", "after a rejected MAIL")
+    relay_attempt(c, "after a rejected MAIL")
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    c.cmd(b"MAIL FROM:<a@example.org>"); c.cmd(b"RSET")
+    spoof_line(c, b"XCLIENT ADDR=127.0.0.1", "after MAIL and RSET")
+    relay_attempt(c, "after MAIL and RSET")
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    c.cmd(b"MAIL FROM:<a@example.org>")
+    expect(c.cmd(b"RCPT TO:<x@accept.test>").startswith(b"250"), "RCPT to a relay domain")
+    expect(c.cmd(b"DATA").startswith(b"354"), "DATA")
+    r = c.cmd(b"Subject: spoof\r\n\r\nXCLIENT ADDR=127.0.0.1\r\n.")
+    expect(r.startswith(b"250"), "a message whose body holds an XCLIENT line is queued (%r)" % r)
+    spoof_line(c, b"XCLIENT ADDR=127.0.0.1", "after a whole message")
+    spoof_line(c, b"XFORWARD ADDR=127.0.0.1", "after a whole message")
+    relay_attempt(c, "after a whole message")
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    c.starttls()
+    c.cmd(b"EHLO x")
+    spoof_line(c, b"XCLIENT ADDR=127.0.0.1", "inside TLS")
+    spoof_line(c, b"XFORWARD ADDR=127.0.0.1 NAME=localhost", "inside TLS")
+    relay_attempt(c, "inside TLS")
+
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    for line in (b"XCLIENT\tADDR=127.0.0.1", b" XCLIENT ADDR=127.0.0.1",
+                 b"xclient addr=127.0.0.1", b"XFORWARD ADDR=127.0.0.1"):
+        spoof_line(c, line, "other spellings")
+    r = c.cmd(b"NOOP\rXCLIENT ADDR=127.0.0.1")
+    expect(r == b"500 5.5.2 Error: bad syntax\r\n", "a CR inside a line is refused (%r)" % r)
+    relay_attempt(c, "other spellings")
+
+    # Pipelined: the refusal comes in its place among the replies.
+    c = Conn(lst); c.reply()
+    c.cmd(b"EHLO x")
+    c.send(b"MAIL FROM:<a@example.org>\r\nXCLIENT ADDR=127.0.0.1\r\nRCPT TO:<victim@remote.example>\r\nQUIT\r\n")
+    r1, r2, r3, r4 = c.reply(), c.reply(), c.reply(), c.reply()
+    expect(r1.startswith(b"250") and r2 == REFUSED and b"Relay access denied" in r3
+           and r4.startswith(b"221"), "pipelined: 250, 550, relay denied, 221 in order (%r)" % [r1, r2, r3, r4])
     print("port", c.port())
 elif scenario == "pipeline":
     c = Conn(int(args[0])); c.reply()
@@ -238,17 +290,20 @@ elif scenario == "pipeline":
     print("port", c.port())
 elif scenario == "encrypt":
     c = Conn(int(args[0])); c.reply()
-    expect(has_starttls(c.cmd(b"EHLO client.test")), "encrypt: STARTTLS offered")
-    r = c.cmd(b"MAIL FROM:<sender@example.test>")
-    expect(r == b"530 5.7.0 Must issue a STARTTLS command first\r\n", "MAIL before STARTTLS: 530 (%r)" % r)
-    r = c.cmd(b"AUTH PLAIN AGZvbwBiYXI=")
-    expect(r.startswith(b"530 5.7.0"), "AUTH before STARTTLS: 530")
+    expect(has_kw(c.cmd(b"EHLO client.test"), b"STARTTLS"), "encrypt: STARTTLS offered")
+    for line in (b"MAIL FROM:<sender@example.test>", b"AUTH PLAIN AGZvbwBiYXI=",
+                 b"RSET", b"VRFY root", b"XCLIENT ADDR=127.0.0.1"):
+        r = c.cmd(line)
+        want = REFUSED if line.startswith(b"XCLIENT") else \
+            b"530 5.7.0 Must issue a STARTTLS command first\r\n"
+        expect(r == want, "%r before STARTTLS: %r" % (line, r))
     expect(c.cmd(b"NOOP").startswith(b"250"), "NOOP is relayed")
-    expect(c.cmd(b"RSET").startswith(b"250"), "RSET is relayed")
+    expect(c.cmd(b"HELO client.test").startswith(b"250"), "HELO is relayed")
     expect(c.cmd(b"QUIT").startswith(b"221"), "QUIT is relayed")
+    print("port", c.port())
 elif scenario == "none":
     c = Conn(int(args[0])); c.reply()
-    expect(not has_starttls(c.cmd(b"EHLO client.test")), "none: no STARTTLS offered")
+    expect(not has_kw(c.cmd(b"EHLO client.test"), b"STARTTLS"), "none: no STARTTLS offered")
     r = c.cmd(b"STARTTLS")
     expect(r == b"502 5.5.1 Error: command not implemented\r\n", "none: STARTTLS gets 502 (%r)" % r)
     expect(c.cmd(b"QUIT").startswith(b"221"), "QUIT")
@@ -264,6 +319,50 @@ elif scenario == "abuse":
         if not r.startswith(b"250"):
             break
     expect(r.startswith(b"421 4.7.0"), "421 after %d more NOOPs (%r)" % (n, r))
+elif scenario == "bdat":
+    # A message in three BDAT chunks (one pipelined with MAIL and RCPT),
+    # inside TLS; the chunks hold lines that look like commands.
+    c = Conn(int(args[0])); c.reply()
+    c.cmd(b"EHLO x"); c.starttls()
+    expect(has_kw(c.cmd(b"EHLO x"), b"CHUNKING"), "CHUNKING offered")
+    body = open(args[1], "rb").read()
+    head, mid, tail = body[:1000], body[1000:1500], body[1500:]
+    c.send(b"MAIL FROM:<bdat@example.org>\r\nRCPT TO:<x@accept.test>\r\nBDAT %d\r\n" % len(head) + head)
+    rs = [c.reply() for _ in range(3)]
+    expect(all(r.startswith(b"250") for r in rs), "MAIL, RCPT, BDAT accepted (%r)" % rs)
+    c.send(b"BDAT %d\r\n" % len(mid) + mid + b"BDAT %d LAST\r\n" % len(tail) + tail)
+    r1, r2 = c.reply(), c.reply()
+    expect(r1.startswith(b"250") and r2.startswith(b"250 ") and b" queued as " in r2,
+           "BDAT, BDAT LAST: queued (%r %r)" % (r1, r2))
+    print("id", r2.split()[-1].decode())
+    c.cmd(b"QUIT")
+elif scenario == "auth":
+    # smtpd_tls_auth_only: no AUTH before TLS, in EHLO or as a command.
+    lst = int(args[0])
+    c = Conn(lst); c.reply()
+    r = c.cmd(b"EHLO x")
+    expect(not has_kw(r, b"AUTH") and has_kw(r, b"STARTTLS"), "before TLS: no AUTH offered (%r)" % r)
+    r = c.cmd(b"AUTH PLAIN AHVzZXIAcGFzcw==")
+    expect(r == b"538 5.7.11 Encryption required for requested authentication mechanism\r\n",
+           "AUTH before TLS: 538 (%r)" % r)
+    r = c.cmd(b"AUTH LOGIN")
+    expect(r.startswith(b"538 "), "AUTH LOGIN before TLS: 538")
+    c.starttls()
+    r = c.cmd(b"EHLO x")
+    expect(has_kw(r, b"AUTH") and not has_kw(r, b"XCLIENT"), "after TLS: AUTH offered, XCLIENT not")
+    expect(c.cmd(b"AUTH LOGIN") == b"334 VXNlcm5hbWU6\r\n", "AUTH LOGIN: 334")
+    expect(c.cmd(b"dXNlcg==") == b"334 UGFzc3dvcmQ6\r\n", "user name taken")
+    r = c.cmd(b"cGFzcw==")
+    expect(r.startswith(b"235"), "AUTH LOGIN after TLS works (%r)" % r)
+    c.cmd(b"QUIT")
+elif scenario == "unsolicited":
+    c = Conn(int(args[0])); c.reply()
+    r = c.cmd(b"EHLO x")
+    expect(r.startswith(b"250"), "EHLO")
+    time.sleep(0.5)		# the sink's extra line has arrived
+    r = c.cmd(b"STARTTLS")
+    expect(r.startswith(b"421 4.7.0"), "STARTTLS with backend bytes pending: 421 (%r)" % r)
+    print("port", c.port())
 else:
     raise SystemExit("unknown scenario " + scenario)
 PY
@@ -271,7 +370,7 @@ smtpc() {
 	local name=$1
 	shift
 	tp_check "$name"
-	timeout -k 5 "$(tp_secs 30)" python3 "$T/smtpc.py" "$CLIENT_IP" "$(tp_secs 10)" "$@" \
+	timeout -k 5 "$(tp_secs 60)" python3 "$T/smtpc.py" "$CLIENT_IP" "$(tp_secs 10)" "$@" \
 	    >"$T/$name.out" 2>&1
 	local rc=$?
 	sed 's/^/    | /' "$T/$name.out"
@@ -279,35 +378,46 @@ smtpc() {
 	tp_ok "$name"
 }
 
+# held_intact NAME ID BODYFILE: the held message's body is BODYFILE, byte for byte.
+held_intact() {
+	local name=$1 id=$2 body=$3
+	tp_pf_postcat -bh -q "$id" >"$T/$name.postcat" 2>&1 || tp_fail "$name: postcat -q $id failed"
+	# postcat shows the body after the headers' empty line, lines without CR.
+	awk 'f { print } /^$/ && !f { f = 1 }' "$T/$name.postcat" | head -n "$(wc -l <"$body")" >"$T/$name.got"
+	cmp -s "$body" "$T/$name.got" ||
+		{ cmp "$body" "$T/$name.got" | head -3; tp_fail "$name: the body changed on the way"; }
+	tp_ok "$name: message $id arrived intact ($(wc -c <"$body") bytes)"
+}
+
 # deliver NAME PORT SWAKS-ARGS...: one message from $CLIENT_IP; checks
 # that it was queued, that the backend logged the client's real
-# address, and that the message arrived intact. The queue id is in ID.
+# address, and that the message arrived intact. The queue id is in ID;
+# BODY (default: a short one) may name a body file.
 deliver() {
-	local name=$1 port=$2 tag svc
+	local name=$1 port=$2 tag body
 	shift 2
 	tag="tp-$name-$$-$RANDOM"
-	printf 'Body of %s.\n.leading dot must survive\n\nlast line %s\n' "$tag" "$tag" >"$T/$name.body"
+	body=${BODY:-$T/$name.body}
+	[ -n "${BODY:-}" ] ||
+		printf 'Body of %s.\n.leading dot must survive\n\nlast line %s\n' "$tag" "$tag" >"$body"
 	tp_check "deliver $name"
-	timeout -k 5 "$(tp_secs 30)" swaks --server 127.0.0.1 --port "$port" \
-	    --local-interface "$CLIENT_IP" --ehlo client.test --timeout "$(tp_secs 10)" \
-	    --from sender@example.test --to root@localhost \
-	    --header "Subject: $tag" --body "@$T/$name.body" "$@" >"$T/$name.swaks" 2>&1
+	timeout -k 5 "$(tp_secs 120)" swaks --server 127.0.0.1 --port "$port" \
+	    --local-interface "$CLIENT_IP" --ehlo client.test --timeout "$(tp_secs 30)" \
+	    --from sender@example.test --to x@accept.test \
+	    --header "Subject: $tag" --body "@$body" "$@" >"$T/$name.swaks" 2>&1
 	local rc=$?
-	sed 's/^/    | /' "$T/$name.swaks"
+	if [ -n "${BODY:-}" ]; then
+		grep -v '^ -> ' "$T/$name.swaks" | sed 's/^/    | /'
+	else
+		sed 's/^/    | /' "$T/$name.swaks"
+	fi
 	[ "$rc" = 0 ] || tp_fail "$name: swaks exited with $rc"
 	ID=$(sed -n 's/^.*250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*$/\1/p' "$T/$name.swaks" | tail -1)
 	[ -n "$ID" ] || tp_fail "$name: no queue id in the swaks output"
-	HELD="$HELD $ID"
 	tp_wait_for 10 tp_log_has "$MAILLOG" "$ID: client=unknown[$CLIENT_IP]:" ||
 		tp_fail "$name: the backend did not log '$ID: client=unknown[$CLIENT_IP]:' (the proxy's address instead?)"
 	tp_ok "$name: backend log: $ID: client=unknown[$CLIENT_IP]"
-	postcat -bh -q "$ID" >"$T/$name.postcat" 2>&1 || tp_fail "$name: postcat -q $ID failed"
-	grep -q "^Subject: $tag\$" "$T/$name.postcat" || tp_fail "$name: Subject missing in the queued message"
-	# swaks adds a trailing empty line; compare the body we gave it.
-	awk 'f { print } /^$/ && !f { f = 1 }' "$T/$name.postcat" | head -n "$(wc -l <"$T/$name.body")" >"$T/$name.got"
-	cmp -s "$T/$name.body" "$T/$name.got" ||
-		{ diff "$T/$name.body" "$T/$name.got"; tp_fail "$name: the body changed on the way"; }
-	tp_ok "$name: message $ID arrived intact"
+	held_intact "$name" "$ID" "$body"
 }
 
 # ---------------------------------------------------------------- deliveries
@@ -336,11 +446,46 @@ step "7. implicit TLS + PROXY v2 with TLS TLVs: swaks --tlsc"
 deliver implicit "$L6" --tlsc
 
 # One line per session: STARTTLS taken or not, TLS summary, bytes, end.
-tp_expect_log "$LOG" "disconnected): STARTTLS taken, TLSv1.3 with cipher"
-tp_expect_log "$LOG" "disconnected): STARTTLS not taken, "
+tp_expect_log "$LOG" "SMTP session ended (QUIT): STARTTLS taken, TLSv1.3 with cipher"
+tp_expect_log "$LOG" "SMTP session ended (QUIT): STARTTLS not taken, "
+
+step "8. 20 MiB, dot-stuffed, through TLS and XCLIENT: byte exact"
+python3 - "$T/big.body" <<'PY'
+import sys
+# 76-character lines; every 5th starts with a dot, some are a lone dot,
+# some look like commands.
+out = []
+i = 0
+size = 0
+while size < 20 * 1024 * 1024:
+    if i % 97 == 0:
+        l = "."
+    elif i % 89 == 0:
+        l = "XCLIENT ADDR=127.0.0.1 NAME=localhost"
+    elif i % 5 == 0:
+        l = "." + ("%08d" % i) * 9 + "abc"
+    else:
+        l = ("%08d" % i) * 9 + "abcd"
+    out.append(l)
+    size += len(l) + 2
+    i += 1
+open(sys.argv[1], "w").write("\n".join(out) + "\n")
+PY
+T0=$(date +%s.%N)
+BODY=$T/big.body deliver big "$L5" --tls
+T1=$(date +%s.%N)
+tp_say "20 MiB through STARTTLS + XCLIENT in $(echo "$T1 - $T0" | bc 2>/dev/null || echo '?') s (swaks, postcat included)"
+
+step "9. BDAT: three chunks, one pipelined, inside TLS: byte exact"
+printf 'Subject: bdat\r\n\r\nfirst line\r\nXCLIENT ADDR=127.0.0.1\r\n.\r\n..two dots\r\n' >"$T/bdat.msg"
+python3 -c 'import sys; sys.stdout.write("".join("line %05d with some text to fill the chunk\r\n" % i for i in range(60)))' >>"$T/bdat.msg"
+smtpc bdat bdat "$L5" "$T/bdat.msg"
+BID=$(sed -n 's/^id //p' "$T/bdat.out")
+tail -n +3 "$T/bdat.msg" | tr -d '\r' >"$T/bdat.body"
+held_intact bdat "$BID" "$T/bdat.body"
 
 # ---------------------------------------------------------------- dialogues
-step "8. EHLO edits, exactly"
+step "10. EHLO edits, exactly"
 smtpc ehlo_add ehlo_add "$PB" "$L1"
 smtpc ehlo_del ehlo_del "$XB" "$L5"
 # The client's XCLIENT never reached the backend (which trusts us).
@@ -358,11 +503,48 @@ case $DLINE in
 *) tp_fail "ehlo_del: unexpected command counts: $DLINE" ;;
 esac
 
-step "9. encrypt refuses before STARTTLS; none offers no STARTTLS"
+step "11. XCLIENT/XFORWARD spoofing in every phase: refused, the backend sees the real client, no relaying"
+HELD_BEFORE=$(tp_pf_queue_ids hold | wc -l)
+smtpc spoof spoof "$L5"
+for p in $(sed -n 's/^port //p' "$T/spoof.out"); do
+	tp_wait_for 10 tp_log_has "$MAILLOG" "disconnect from unknown[$CLIENT_IP]:$p " ||
+		tp_fail "spoof: no backend disconnect line for [$CLIENT_IP]:$p (was the client taken for someone else?)"
+	DLINE=$(grep -F "disconnect from unknown[$CLIENT_IP]:$p " "$MAILLOG" | tail -1)
+	case $DLINE in
+	*" xclient=1 "* | *" xclient=0/1 "*) ;;
+	*) tp_fail "spoof: the backend saw another XCLIENT than ours: $DLINE" ;;
+	esac
+	case $DLINE in *xforward=*) tp_fail "spoof: XFORWARD reached the backend: $DLINE" ;; esac
+	tp_expect_log "$MAILLOG" "NOQUEUE: reject: RCPT from unknown[$CLIENT_IP]:$p: 454 4.7.1 <victim@remote.example>: Relay access denied"
+	tp_expect_log "$LOG" "warning: [$CLIENT_IP]:$p: XCLIENT from client refused"
+done
+tp_expect_log "$LOG" "XFORWARD from client refused"
+tp_expect_log "$LOG" "malformed command line refused"
+tp_expect_no_log "$MAILLOG" "victim@remote.example>, relay="
+tp_expect_no_log "$MAILLOG" "client=localhost[127.0.0.1]"
+# Only the one legitimate message of the scenario was held.
+HELD_AFTER=$(tp_pf_queue_ids hold | wc -l)
+[ "$HELD_AFTER" -eq $((HELD_BEFORE + 1)) ] ||
+	tp_fail "spoof: $((HELD_AFTER - HELD_BEFORE)) messages queued, expected 1"
+tp_ok "spoof: one message queued (the legitimate one), no relay"
+echo "stats" | python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+d = b""
+while True:
+    x = s.recv(65536)
+    if not x: break
+    d += x
+sys.stdout.write(d.decode())' "$T/stats.sock" >"$T/stats.out" 2>&1 || tp_fail "stats socket"
+grep -E '^smtp_refused_' "$T/stats.out" | sed 's/^/    | /'
+[ "$(sed -n 's/^smtp_refused_xclient //p' "$T/stats.out")" -ge 10 ] || tp_fail "stats: smtp_refused_xclient"
+[ "$(sed -n 's/^smtp_refused_xforward //p' "$T/stats.out")" -ge 3 ] || tp_fail "stats: smtp_refused_xforward"
+
+step "12. encrypt refuses before STARTTLS (RSET too); none offers no STARTTLS"
 smtpc encrypt encrypt "$L3"
 smtpc none none "$L4"
 
-step "10. STARTTLS\\r\\nRSET\\r\\n in one write: the RSET is not executed"
+step "13. STARTTLS\\r\\nRSET\\r\\n in one write: the RSET is not executed"
 smtpc pipeline pipeline "$L1"
 PPORT=$(sed -n 's/^port //p' "$T/pipeline.out" | tail -1)
 [ -n "$PPORT" ] || tp_fail "pipeline: no client port"
@@ -377,14 +559,49 @@ case $DLINE in
 *) tp_fail "pipeline: unexpected command counts: $DLINE" ;;
 esac
 
-step "11. abuse: long line (500), too many commands (421)"
+step "14. abuse: long line (500), too many commands (421)"
 smtpc abuse abuse "$L1"
 tp_expect_log "$LOG" "SMTP session ended (too many commands)"
+
+step "15. smtpd_tls_auth_only: no credentials before TLS; AUTH works after"
+smtpc auth auth "$L7"
+# Before TLS the client tried AUTH PLAIN (with credentials) and AUTH
+# LOGIN; after TLS, AUTH LOGIN. The sink must have seen the last only.
+if grep -q 'AHVzZXIAcGFzcw' "$T/sink.log" || [ "$(grep -c '^AUTH' "$T/sink.log")" != 1 ]; then
+	sed 's/^/    | /' "$T/sink.log"
+	tp_fail "auth: AUTH before TLS reached the backend"
+fi
+grep -q '^AUTH LOGIN$' "$T/sink.log" || tp_fail "auth: the AUTH after TLS did not reach the backend"
+grep -q '^cGFzcw==$' "$T/sink.log" || tp_fail "auth: the AUTH response did not reach the backend"
+tp_ok "the backend saw AUTH only after TLS"
+tp_expect_log "$LOG" "AUTH before STARTTLS refused"
+tp_check "swaks --auth without TLS fails"
+if timeout -k 5 "$(tp_secs 30)" swaks --server 127.0.0.1 --port "$L7" --local-interface "$CLIENT_IP" \
+    --to x@accept.test --auth PLAIN --auth-user user --auth-password pass \
+    --quit-after AUTH >"$T/swaks-auth-plain.out" 2>&1; then
+	cat "$T/swaks-auth-plain.out"
+	tp_fail "swaks authenticated without TLS"
+fi
+tp_ok "swaks --auth without TLS: $(grep -E 'advertise|538' "$T/swaks-auth-plain.out" | head -1)"
+tp_check "swaks --tls --auth works"
+timeout -k 5 "$(tp_secs 30)" swaks --server 127.0.0.1 --port "$L7" --local-interface "$CLIENT_IP" \
+    --to x@accept.test --tls --auth PLAIN --auth-user user --auth-password pass \
+    --quit-after AUTH >"$T/swaks-auth-tls.out" 2>&1 || { cat "$T/swaks-auth-tls.out"; tp_fail "swaks --tls --auth failed"; }
+grep -q '235 2.7.0 Authentication successful' "$T/swaks-auth-tls.out" || tp_fail "swaks: no 235"
+tp_ok "swaks --tls --auth PLAIN: 235"
+[ "$(grep -c '^AUTH' "$T/sink.log")" = 2 ] ||
+	{ cat "$T/sink.log"; tp_fail "the sink should have seen exactly two AUTH commands (both after TLS)"; }
+
+step "16. STARTTLS while the backend has said something unasked: 421, never inside TLS"
+smtpc unsolicited unsolicited "$L8"
+UPORT=$(sed -n 's/^port //p' "$T/unsolicited.out" | tail -1)
+tp_expect_log "$LOG" "warning: [$CLIENT_IP]:$UPORT: backend 127.0.0.1:$UB sent 17 unrequested bytes before STARTTLS; closing the session"
 
 # ---------------------------------------------------------------- end
 step "stop"
 tp_alive "$D" || tp_fail "our daemon died"
-if tail -n "+$MAILLOG_START" "$MAILLOG" | grep -E 'postfix/(pp|xc)/smtpd' | grep -E 'warning|fatal|panic'; then
+if grep -E 'postfix/(pp|xc)/smtpd' "$MAILLOG" | grep -E 'warning|fatal|panic' |
+    grep -v -E 'non-SMTP command|Illegal address syntax'; then
 	tp_fail "the backends logged warnings"
 fi
 tp_ok "no warnings from the backends"

@@ -255,7 +255,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_path(c), "(defaults)");
 
 	/* Table introspection, and every entry readable by name. */
-	EXPECT_INT((long)cfg_param_count(), 136);
+	EXPECT_INT((long)cfg_param_count(), 137);
 	for (i = 0; i < cfg_param_count(); i++) {
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_name(i));
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_default(i));
@@ -1359,8 +1359,8 @@ test_listener_every_name(void)
 		cfg_free(c);
 		free(errs);
 	}
-	/* 22 tls_*, 26 tlsproxy_tls_*, 2 obsolete, 28 smtpd_*. */
-	EXPECT_INT(nallowed, 76);
+	/* 22 tls_*, 26 tlsproxy_tls_*, 2 obsolete, 29 smtpd_*. */
+	EXPECT_INT(nallowed, 77);
 }
 
 static void

@@ -183,7 +183,20 @@ test_cmd_verb(void)
 	CU_ASSERT(a);
 	CU_ASSERT_EQUAL(smtp_cmd_verb(S("STARTTLSX"), &a), SMTP_V_OTHER);
 	CU_ASSERT_EQUAL(smtp_cmd_verb(S("STARTTL"), &a), SMTP_V_OTHER);
-	CU_ASSERT_EQUAL(smtp_cmd_verb(S(" STARTTLS"), &a), SMTP_V_OTHER);
+	/* Postfix's tokenizer: leading whitespace skipped, any whitespace ends. */
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S(" STARTTLS"), &a), SMTP_V_STARTTLS);
+	CU_ASSERT(!a);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("\t XCLIENT\tADDR=127.0.0.1"), &a),
+	    SMTP_V_XCLIENT);
+	CU_ASSERT(a);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("XCLIENT\vADDR=1"), &a), SMTP_V_XCLIENT);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("xforward\fADDR=1"), &a), SMTP_V_XFORWARD);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("XFORWARD"), &a), SMTP_V_XFORWARD);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("   "), &a), SMTP_V_OTHER);
+	CU_ASSERT(!a);
+	/* Quotes and escapes stay part of the word, as in Postfix. */
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("\"XCLIENT\" ADDR=1"), &a), SMTP_V_OTHER);
+	CU_ASSERT_EQUAL(smtp_cmd_verb(S("X\\CLIENT ADDR=1"), &a), SMTP_V_OTHER);
 	CU_ASSERT_EQUAL(smtp_cmd_verb(S("MAIL FROM:<a@b>"), &a), SMTP_V_MAIL);
 	CU_ASSERT_EQUAL(smtp_cmd_verb(S("rcpt TO:<a@b>"), &a), SMTP_V_RCPT);
 	CU_ASSERT_EQUAL(smtp_cmd_verb(S("DATA"), &a), SMTP_V_DATA);
@@ -203,7 +216,7 @@ test_cmd_verb(void)
 
 /* edit - run one edit; compare with want (NULL: expect -1) */
 static void
-edit(const char *in, enum smtp_ehlo_edit how, const char *want, int want_changed)
+edit(const char *in, int how, const char *want, int want_changed)
 {
 	char	 out[SMTP_EHLO_OUT_MAX];
 	ssize_t	 n;
@@ -280,6 +293,43 @@ test_ehlo_del(void)
 }
 
 static void
+test_ehlo_del_more(void)
+{
+	const char *pf = "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+	    "250-VRFY\r\n250-ETRN\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n"
+	    "250-AUTH=PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+	    "250-XCLIENT NAME ADDR PROTO HELO REVERSE_NAME PORT LOGIN DESTADDR DESTPORT\r\n"
+	    "250-XFORWARD NAME ADDR PROTO HELO SOURCE PORT IDENT\r\n"
+	    "250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n";
+
+	/* What the client gets before TLS with auth_only: no AUTH, no X*. */
+	edit(pf, SMTP_EHLO_ADD_STARTTLS | SMTP_EHLO_DEL_XCLIENT | SMTP_EHLO_DEL_AUTH,
+	    "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+	    "250-VRFY\r\n250-ETRN\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
+	    "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n", 1);
+	/* After TLS: AUTH stays, STARTTLS and X* go. */
+	edit(pf, SMTP_EHLO_DEL_STARTTLS | SMTP_EHLO_DEL_XCLIENT,
+	    "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+	    "250-VRFY\r\n250-ETRN\r\n250-AUTH PLAIN LOGIN\r\n"
+	    "250-AUTH=PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+	    "250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n", 1);
+	/* Any case, as the last line, the keyword alone. */
+	edit("250-mx\r\n250-xforward\r\n250 XClient ADDR\r\n",
+	    SMTP_EHLO_DEL_XCLIENT, "250 mx\r\n", 1);
+	/* Longer words are other keywords. */
+	edit("250-mx\r\n250-XCLIENTS\r\n250-AUTHX\r\n250 XFORWARDED\r\n",
+	    SMTP_EHLO_DEL_XCLIENT | SMTP_EHLO_DEL_AUTH,
+	    "250-mx\r\n250-XCLIENTS\r\n250-AUTHX\r\n250 XFORWARDED\r\n", 0);
+	/* Removing and adding at once: the new last line is ours. */
+	edit("250-mx\r\n250 XCLIENT ADDR\r\n",
+	    SMTP_EHLO_ADD_STARTTLS | SMTP_EHLO_DEL_XCLIENT,
+	    "250-mx\r\n250 STARTTLS\r\n", 1);
+	/* Only the server name is left. */
+	edit("250-AUTH\r\n250 AUTH PLAIN\r\n", SMTP_EHLO_DEL_AUTH,
+	    "250 AUTH\r\n", 1);
+}
+
+static void
 test_ehlo_out_bounds(void)
 {
 	const char *in = "250-mx\r\n250 CHUNKING\r\n";
@@ -346,6 +396,7 @@ static const struct unit_test tests[] = {
 	{ "command verbs", test_cmd_verb },
 	{ "EHLO edit: add STARTTLS", test_ehlo_add },
 	{ "EHLO edit: remove STARTTLS", test_ehlo_del },
+	{ "EHLO edit: XCLIENT, XFORWARD, AUTH", test_ehlo_del_more },
 	{ "EHLO edit: output bounds", test_ehlo_out_bounds },
 	{ "XCLIENT command", test_xclient },
 	{ NULL, NULL },
