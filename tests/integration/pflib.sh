@@ -1,7 +1,7 @@
 # Private Postfix instances for the integration tests; sourced after lib.sh.
 #
-# A test never touches the host's Postfix: no /etc/postfix, no
-# /var/spool/postfix, no system master. Each instance lives under the
+# A test never touches the host's Postfix: not its configuration
+# directory, not its queue, not its master. Each instance lives under the
 # test's temp dir: its own main.cf and master.cf (every service
 # unchrooted), queue, data directory and log file (maillog_file, through
 # its own postlogd), and its own master started directly, on loopback
@@ -12,9 +12,11 @@
 #   tp_pf_need                  skip unless root and Postfix programs exist
 #   tp_pf_init NAME             create instance NAME under $TP_TMP; sets
 #                               PF_CONF, PF_QUEUE, PF_LOG, PF_SOCKDIR
-#   tp_pf_conf 'k = v' ...      set main.cf parameters (postconf -e)
+#   tp_pf_conf 'k = v' ...      set this instance's main.cf parameters
 #   tp_pf_service 'line' ...    append master.cf lines
 #   tp_pf_start / tp_pf_stop    its master (stopped by the EXIT trap too)
+#   tp_pf_reload                as a reload does: master re-reads main.cf and
+#                               the old daemons of the instance exit
 #   tp_pf_postcat ID / tp_pf_held_ids / tp_pf_queue_ids
 #
 # Only one instance per test is tracked for the EXIT trap; stop earlier
@@ -118,7 +120,8 @@ EOF
 }
 
 tp_pf_conf() {
-	pf_postconf -e "$@" || tp_hard_error "postconf -e $* failed"
+	"$PF_COMMAND_DIR/postconf" -c "$PF_CONF" -e "$@" ||
+		tp_hard_error "postconf could not set $* in $PF_CONF/main.cf"
 }
 
 tp_pf_service() {
@@ -143,16 +146,36 @@ tp_pf_start() {
 
 # tp_pf_stop: stop the master and every process it started.
 tp_pf_stop() {
+	local kids p
 	[ -n "$PF_MASTER_PID" ] || return 0
+	kids=$(pgrep -P "$PF_MASTER_PID" 2>/dev/null)
 	if tp_alive "$PF_MASTER_PID"; then
 		kill -TERM "$PF_MASTER_PID" 2>/dev/null
-		tp_wait_gone "$PF_MASTER_PID" 10 || kill -KILL -- "-$PF_MASTER_PID" 2>/dev/null
+		tp_wait_gone "$PF_MASTER_PID" 10 || kill -KILL "$PF_MASTER_PID" 2>/dev/null
 	fi
-	# Its children share its process group.
-	kill -KILL -- "-$PF_MASTER_PID" 2>/dev/null
+	for p in $kids; do
+		tp_wait_gone "$p" 5 || kill -KILL "$p" 2>/dev/null
+	done
 	PF_MASTER_PID=""
 	return 0
 }
+
+# tp_pf_reload: SIGHUP to master; wait until it logged the reload and
+# the processes that ran with the old settings (of PROGRAM, default
+# every daemon of this instance) have gone.
+tp_pf_reload() {
+	local old n p
+	# (Some daemons, postscreen among them, start sessions of their own:
+	# master's children are found by parent, not by process group.)
+	old=$(pgrep -P "$PF_MASTER_PID" ${1:+-x "$1"} 2>/dev/null)
+	n=$(tp_log_count "$PF_LOG" "reload -- version")
+	kill -HUP "$PF_MASTER_PID" || tp_fail "cannot signal the Postfix master"
+	tp_wait_for 20 pf_log_above "reload -- version" "$n" || tp_fail "Postfix did not reload"
+	for p in $old; do
+		tp_wait_gone "$p" 20 || tp_fail "Postfix process $p did not exit after the reload"
+	done
+}
+pf_log_above() { [ "$(tp_log_count "$PF_LOG" "$1")" -gt "$2" ]; }
 
 tp_pf_cleanup() {
 	tp_pf_stop

@@ -9,20 +9,19 @@
 # peer_status) before any plaintext, SNI, and the relayed SMTP lines; a
 # second daemon with the client role disabled answers status=0.
 #
-# Part B, real Postfix (needs root and an installed Postfix; it reconfigures
-# the local Postfix, so it is meant for throw-away test machines): smtp(8)
-# with smtp_tls_connection_reuse = yes delivers through our daemon to a
-# loopback TLS sink (smtpd on 127.0.0.1:2526 and more ports, one per
-# policy): three messages over one reused TLS connection (conn_use=2, 3,
-# "TLS connection reused"), then the levels may, encrypt, fingerprint
-# (right and wrong fingerprint), verify and secure (matching and
-# non-matching names): delivered or deferred with "Server certificate not
-# verified". Without root or Postfix (or with TLSPROXY_TEST_NO_POSTFIX=1),
-# part A runs and the test is reported as skipped.
-#
-# Part B takes a lock so that it never runs at the same time as another
-# test that reconfigures the local Postfix and takes the same lock.
+# Part B, real Postfix (a private instance under the test's temp dir,
+# pflib.sh; the host's Postfix is never touched; needs root and the
+# Postfix programs): mail submitted over SMTP is delivered by smtp(8) with
+# smtp_tls_connection_reuse = yes through our daemon to a loopback TLS
+# sink (smtpd of the same instance, one port per policy): three messages
+# over one reused TLS connection (conn_use=2, 3, "TLS connection
+# reused"), then the levels may, encrypt, fingerprint (right and wrong
+# fingerprint), verify and secure (matching and non-matching names):
+# delivered or deferred with "Server certificate not verified". Without
+# root or Postfix (or with TLSPROXY_TEST_NO_POSTFIX=1), part A runs and
+# the test is reported as skipped.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pflib.sh"
 
 tp_init
 T=$TP_TMP
@@ -425,56 +424,22 @@ tp_expect_msg "$LOGC" "warning: TLS client role is disabled by configuration"
 tp_stop_daemon "$DC" "$LOGC"
 
 # ================================================================ part B
-if [ "$(id -u)" != 0 ] || [ ! -x /usr/sbin/postfix ] ||
-    ! command -v postconf >/dev/null 2>&1 ||
+if [ "$(id -u)" != 0 ] || [ ! -x "$PF_DAEMON_DIR/master" ] ||
+    ! getent passwd postfix >/dev/null || ! getent group postdrop >/dev/null ||
+    ! command -v swaks >/dev/null 2>&1 ||
     [ "${TLSPROXY_TEST_NO_POSTFIX:-0}" = 1 ]; then
-	tp_skip "part A passed; part B (real Postfix) needs root and an installed Postfix"
+	tp_skip "part A passed; part B (real Postfix) needs root, the Postfix programs and swaks"
 fi
-command -v flock >/dev/null 2>&1 || tp_skip "part A passed; flock is not installed"
 
-step "B. real Postfix: $(postconf -h mail_version)"
-LOCK=/run/lock/tlsproxy-postfix-tests.lock
-[ -d /run/lock ] || LOCK=/tmp/tlsproxy-postfix-tests.lock
-exec 9>"$LOCK"
-flock -w "$(tp_secs 300)" 9 || tp_hard_error "another Postfix test holds $LOCK"
-
-MAILLOG=/var/log/postfix.log
-CERTDIR=/etc/postfix/tlstest-client
-tp_add_log "$MAILLOG"
-POSTFIX_STARTED=0
-POSTFIX_CONFIGURED=0
-# On exit: stop Postfix, drop the queue and what only this test added
-# (the extra sink ports, the policy table), so other tests start clean.
-stop_postfix() {
-	local p
-	if [ "$POSTFIX_STARTED" = 1 ]; then
-		postsuper -d ALL >/dev/null 2>&1
-		postfix stop >/dev/null 2>&1
-	fi
-	if [ "$POSTFIX_CONFIGURED" = 1 ]; then
-		for p in $ALLPORTS; do
-			[ "$p" = "$P_REUSE" ] || postconf -MX "127.0.0.1:$p/inet" 2>/dev/null
-		done
-		postconf -X smtp_tls_policy_maps smtp_tls_CAfile 2>/dev/null
-	fi
-}
-TP_CLEANUP_HOOK=stop_postfix
-port_free() { ! tp_port_listening "$1"; }
-
-if postfix status >/dev/null 2>&1; then
-	tp_say "stopping a running Postfix"
-	postfix stop >/dev/null 2>&1
-	tp_wait_for 20 port_free 2526 || true
-fi
-rm -rf "$CERTDIR"
-mkdir -p "$CERTDIR"
-cp "$T/pki/ca.pem" "$T/pki/sink.pem" "$T/pki/sink.key" "$T/pki/sink-chain.pem" "$CERTDIR/"
-chmod 600 "$CERTDIR/sink.key"
+step "B. real Postfix $("$PF_COMMAND_DIR/postconf" -d -h mail_version), a private instance"
+CERTDIR=$T/pki
 FP=$(openssl x509 -in "$CERTDIR/sink.pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
 WRONG_FP=$(echo "$FP" | tr '0-9A-F' '1-9A-F0')
 
 # One sink port per policy; the nexthop [127.0.0.1]:PORT selects it.
-P_REUSE=2526 P_MAY=2527 P_FP=2528 P_FPBAD=2529 P_VER=2530 P_VERBAD=2531 P_SEC=2532 P_SECBAD=2533
+P_IN=$(tp_free_port)	# where the test submits mail
+P_REUSE=$(tp_free_port) P_MAY=$(tp_free_port) P_FP=$(tp_free_port) P_FPBAD=$(tp_free_port)
+P_VER=$(tp_free_port) P_VERBAD=$(tp_free_port) P_SEC=$(tp_free_port) P_SECBAD=$(tp_free_port)
 ALLPORTS="$P_REUSE $P_MAY $P_FP $P_FPBAD $P_VER $P_VERBAD $P_SEC $P_SECBAD"
 transport="reuse.test=smtp:[127.0.0.1]:$P_REUSE"
 for d in may:$P_MAY fp:$P_FP fpbad:$P_FPBAD verify:$P_VER verifybad:$P_VERBAD \
@@ -491,13 +456,11 @@ policy="$policy, { [127.0.0.1]:$P_SEC = secure match=.tlsproxy.test }"
 policy="$policy, [127.0.0.1]:$P_SECBAD=secure"
 
 step "B1. main.cf and master.cf"
-POSTFIX_CONFIGURED=1
-postconf -e \
-    "maillog_file = $MAILLOG" \
-    'inet_interfaces = 127.0.0.1' \
-    'inet_protocols = ipv4' \
-    'mynetworks = 127.0.0.0/8' \
+tp_pf_init client
+MAILLOG=$PF_LOG
+tp_pf_conf \
     'tlsproxy_service_name = tlsproxy' \
+    'relay_domains = reuse.test may.test fp.test fpbad.test verify.test verifybad.test secure.test securebad.test' \
     'smtp_tls_security_level = encrypt' \
     'smtp_tls_loglevel = 1' \
     "smtp_tls_CAfile = $CERTDIR/ca.pem" \
@@ -506,32 +469,21 @@ postconf -e \
     'smtp_connection_cache_destinations = 127.0.0.1' \
     'smtp_destination_concurrency_limit = 1' \
     "transport_maps = inline:{$transport}" \
-    "smtp_tls_policy_maps = inline:{$policy}" ||
-	tp_hard_error "postconf -e failed"
-postconf -M# 'smtp/inet' 2>/dev/null
-postconf -MX 'tlsproxy/unix' 2>/dev/null
+    "smtp_tls_policy_maps = inline:{$policy}"
+tp_pf_service "127.0.0.1:$P_IN inet n - n - - smtpd -o syslog_name=postfix/submit"
 for p in $ALLPORTS; do
-	postconf -M "127.0.0.1:$p/inet=127.0.0.1:$p inet n - y - - smtpd -o content_filter=discard: -o syslog_name=postfix/sink -o smtpd_tls_security_level=may -o smtpd_tls_chain_files=$CERTDIR/sink.key,$CERTDIR/sink-chain.pem -o smtpd_tls_loglevel=1" ||
-		tp_hard_error "postconf -M failed"
+	tp_pf_service "127.0.0.1:$p inet n - n - - smtpd -o content_filter=discard: -o syslog_name=postfix/sink -o smtpd_tls_security_level=may -o smtpd_tls_chain_files=$CERTDIR/sink.key,$CERTDIR/sink-chain.pem -o smtpd_tls_loglevel=1"
 done
-if postconf -M 2>/dev/null | grep -q -E '^tlsproxy[[:space:]]+unix'; then
-	tp_hard_error "master.cf still has a tlsproxy entry"
+if grep -q -E '^tlsproxy[[:space:]]+unix' "$PF_CONF/master.cf"; then
+	tp_hard_error "master.cf has a tlsproxy entry"
 fi
 
 step "B2. start Postfix and our daemon"
-/usr/lib/postfix/configure-instance.sh - >"$T/configure-instance.log" 2>&1 ||
-	tp_hard_error "configure-instance.sh: $(cat "$T/configure-instance.log")"
-postfix check >"$T/postfix-check.log" 2>&1 || tp_hard_error "postfix check: $(cat "$T/postfix-check.log")"
-postsuper -d ALL >/dev/null 2>&1
-: >"$MAILLOG"
-postfix start >"$T/postfix-start.log" 2>&1 || tp_hard_error "postfix start: $(cat "$T/postfix-start.log")"
-POSTFIX_STARTED=1
-for p in $ALLPORTS; do
-	tp_wait_for 20 tp_port_listening "$p" || tp_hard_error "the sink does not listen on 127.0.0.1:$p"
+tp_pf_start
+for p in $P_IN $ALLPORTS; do
+	tp_wait_for 20 tp_port_listening "$p" || tp_hard_error "Postfix does not listen on 127.0.0.1:$p"
 done
-QDIR=$(postconf -h queue_directory)
-SOCK=$QDIR/private/$(postconf -h tlsproxy_service_name)
-rm -f "$SOCK"
+SOCK=$PF_SOCKDIR/tlsproxy
 cat >"$T/tlsproxy.conf" <<EOF
 smtp_tls_security_level = "encrypt";
 smtp_tls_CAfile = "$CERTDIR/ca.pem";
@@ -549,8 +501,10 @@ D=$TP_DAEMON_PID
 delivered() { [ "$(grep -c -E "postfix/smtp\[.*to=<$2>.*status=sent" "$MAILLOG")" -ge "$1" ]; }
 deferred() { [ "$(grep -c -E "postfix/smtp\[.*to=<$2>.*status=deferred" "$MAILLOG")" -ge "$1" ]; }
 send() {
-	printf 'Subject: %s\n\nbody of %s\n' "$1" "$1" |
-	    sendmail -f sender@test.localdomain "$1" || tp_fail "sendmail $1 failed"
+	timeout -k 5 "$(tp_secs 30)" swaks --server 127.0.0.1 --port "$P_IN" \
+	    --from sender@test.localdomain --to "$1" --header "Subject: $1" \
+	    --body "body of $1" >"$T/send-$1.out" 2>&1 ||
+		{ cat "$T/send-$1.out"; tp_fail "submitting $1 failed"; }
 }
 show_smtp() {
 	grep -E 'postfix/smtp\[' "$MAILLOG" | grep -E "$1" | sed 's/^/    maillog | /'
@@ -583,13 +537,13 @@ for r in may fp fpbad verify verifybad secure securebad; do
 done
 tp_wait_for 60 delivered 1 'u@may\.test' || { show_smtp 'may\.test'; tp_fail "may: not delivered"; }
 tp_ok "may: delivered"
-tp_wait_for 60 delivered 1 'u@fp\.test' || { show_smtp '@fp\.test|:2528'; tp_fail "fingerprint: not delivered"; }
+tp_wait_for 60 delivered 1 'u@fp\.test' || { show_smtp "@fp\\.test|:$P_FP"; tp_fail "fingerprint: not delivered"; }
 tp_expect_log "$MAILLOG" "Verified TLS connection established to 127.0.0.1[127.0.0.1]:$P_FP"
 tp_ok "fingerprint (right): delivered, Verified"
-tp_wait_for 60 delivered 1 'u@verify\.test' || { show_smtp 'verify\.test|:2530'; tp_fail "verify: not delivered"; }
+tp_wait_for 60 delivered 1 'u@verify\.test' || { show_smtp "verify\\.test|:$P_VER"; tp_fail "verify: not delivered"; }
 tp_expect_log "$MAILLOG" "Verified TLS connection established to 127.0.0.1[127.0.0.1]:$P_VER"
 tp_ok "verify (matching name): delivered, Verified"
-tp_wait_for 60 delivered 1 'u@secure\.test' || { show_smtp 'secure\.test|:2532'; tp_fail "secure: not delivered"; }
+tp_wait_for 60 delivered 1 'u@secure\.test' || { show_smtp "secure\\.test|:$P_SEC"; tp_fail "secure: not delivered"; }
 tp_expect_log "$MAILLOG" "Verified TLS connection established to 127.0.0.1[127.0.0.1]:$P_SEC"
 tp_ok "secure (.tlsproxy.test): delivered, Verified"
 for r in fpbad verifybad securebad; do
@@ -615,9 +569,7 @@ tp_ok "no tlsproxy warnings; master(8) ran no tlsproxy of its own"
 tp_check_log_format "$LOG" "$D" postfix
 
 step "stop"
-stop_postfix
-POSTFIX_STARTED=0
-POSTFIX_CONFIGURED=0
+tp_pf_stop
 tp_stop_daemon "$D" "$LOG"
 tp_say "PASS"
 exit 0

@@ -4,52 +4,29 @@
 # shared docs, plus its extra checks (non-TLS bytes after STARTTLS, remote
 # drop, handshake timeout, role unavailable, daemon down).
 #
-# Needs root and an installed Postfix (and swaks); it reconfigures the
-# local Postfix, so it is meant for throw-away test machines. It can be run
-# again: every step sets what it needs.
+# Postfix is a private instance under the test's temp dir (pflib.sh): its
+# own main.cf, master.cf, queue and master, on a loopback port; the
+# host's Postfix is never touched. Needs root and the Postfix programs
+# (and swaks).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pflib.sh"
 
-[ "$(id -u)" = 0 ] || tp_skip "needs root"
-[ -x /usr/sbin/postfix ] || tp_skip "Postfix is not installed"
+tp_pf_need
 command -v swaks >/dev/null 2>&1 || tp_skip "swaks is not installed"
-command -v postconf >/dev/null 2>&1 || tp_skip "postconf is not installed"
 tp_init
 T=$TP_TMP
-MAILLOG=/var/log/postfix.log
-CERTDIR=/etc/postfix/tlstest
 STARTTLS_CLIENT=$SHARED_DIR/tools/smtp_starttls_client.py
 [ -f "$STARTTLS_CLIENT" ] || tp_hard_error "missing $STARTTLS_CLIENT (SHARED_DIR=$SHARED_DIR)"
-tp_add_log "$MAILLOG"
-
-# One Postfix test at a time: t_client_role.sh reconfigures the same Postfix.
-if command -v flock >/dev/null 2>&1; then
-	LOCK=/run/lock/tlsproxy-postfix-tests.lock
-	[ -d /run/lock ] || LOCK=/tmp/tlsproxy-postfix-tests.lock
-	exec 9>"$LOCK"
-	flock -w "$(tp_secs 300)" 9 || tp_hard_error "another Postfix test holds $LOCK"
-fi
-
-POSTFIX_STARTED=0
-stop_postfix() {
-	if [ "$POSTFIX_STARTED" = 1 ] && postfix status >/dev/null 2>&1; then
-		postfix stop >/dev/null 2>&1
-	fi
-}
-TP_CLEANUP_HOOK=stop_postfix
 
 step() { tp_say "=== $*"; }
-port_free() { ! tp_port_listening "$1"; }
+PS=$(tp_free_port)	# postscreen
 
 # ---------------------------------------------------------------- 1.
-step "1. packages: installed by the caller; Postfix $(postconf -h mail_version)"
-if postfix status >/dev/null 2>&1; then
-	tp_say "stopping a running Postfix"
-	postfix stop >/dev/null 2>&1
-	tp_wait_for 20 port_free 2525 || true
-fi
+step "1. packages: installed by the caller; Postfix $("$PF_COMMAND_DIR/postconf" -d -h mail_version)"
 
 # ---------------------------------------------------------------- 2.
 step "2. self-signed server certificate"
+CERTDIR=$T/certs
 mkdir -p "$CERTDIR"
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
     -subj "/CN=tlsproxy-test.localdomain" \
@@ -59,12 +36,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
 chmod 600 "$CERTDIR/server.key"
 
 # ---------------------------------------------------------------- 3.
-step "3. main.cf"
-postconf -e \
-    "maillog_file = $MAILLOG" \
-    'inet_interfaces = 127.0.0.1' \
-    'inet_protocols = ipv4' \
-    'mynetworks = 127.0.0.0/8' \
+step "3. main.cf (private instance)"
+tp_pf_init ps
+MAILLOG=$PF_LOG
+tp_pf_conf \
     "smtpd_tls_cert_file = $CERTDIR/server.pem" \
     "smtpd_tls_key_file = $CERTDIR/server.key" \
     'smtpd_tls_security_level = may' \
@@ -74,48 +49,27 @@ postconf -e \
     'postscreen_cache_map =' \
     'postscreen_greet_wait = 1s' \
     'postscreen_pipelining_enable = yes' \
-    'postscreen_dnsbl_sites =' \
-    'smtp_tls_security_level = encrypt' \
-    'smtp_tls_loglevel = 1' \
-    'smtp_tls_connection_reuse = yes' \
-    'smtp_connection_cache_destinations = 127.0.0.1' \
-    'smtp_destination_concurrency_limit = 1' \
-    'transport_maps = inline:{reuse.test=smtp:[127.0.0.1]:2526}' ||
-	tp_hard_error "postconf -e failed"
-# Left behind by an interrupted earlier run of the timeout check below.
-postconf -X postscreen_command_time_limit 2>/dev/null
+    'postscreen_dnsbl_sites ='
 
 # ---------------------------------------------------------------- 4.
-step "4. master.cf"
-postconf -M# 'smtp/inet' 2>/dev/null
-postconf -M \
-    '127.0.0.1:2525/inet=127.0.0.1:2525 inet n - y - 1 postscreen' \
-    'smtpd/pass=smtpd pass - - y - - smtpd' \
-    'dnsblog/unix=dnsblog unix - - y - 0 dnsblog' \
-    '127.0.0.1:2526/inet=127.0.0.1:2526 inet n - y - - smtpd -o content_filter=discard: -o syslog_name=postfix/sink' ||
-	tp_hard_error "postconf -M failed"
+step "4. master.cf: postscreen on 127.0.0.1:$PS; no tlsproxy service"
 # No tlsproxy entry: master(8) would own (and re-create) our socket.
-postconf -MX 'tlsproxy/unix' 2>/dev/null
-if postconf -M 2>/dev/null | grep -q -E '^tlsproxy[[:space:]]+unix'; then
-	tp_hard_error "master.cf still has a tlsproxy entry"
+tp_pf_service \
+    "127.0.0.1:$PS inet n - n - 1 postscreen" \
+    'smtpd pass - - n - - smtpd' \
+    'dnsblog unix - - n - 0 dnsblog'
+if grep -q -E '^tlsproxy[[:space:]]+unix' "$PF_CONF/master.cf"; then
+	tp_hard_error "master.cf has a tlsproxy entry"
 fi
 
 # ---------------------------------------------------------------- 5.
 step "5. start postfix"
-/usr/lib/postfix/configure-instance.sh - >"$T/configure-instance.log" 2>&1 ||
-	tp_hard_error "configure-instance.sh: $(cat "$T/configure-instance.log")"
-postfix check >"$T/postfix-check.log" 2>&1 || tp_hard_error "postfix check: $(cat "$T/postfix-check.log")"
-: >"$MAILLOG"
-postfix start >"$T/postfix-start.log" 2>&1 || tp_hard_error "postfix start: $(cat "$T/postfix-start.log")"
-POSTFIX_STARTED=1
-tp_wait_for 20 tp_port_listening 2525 || tp_hard_error "postscreen does not listen on 127.0.0.1:2525"
-tp_wait_for 20 tp_port_listening 2526 || tp_hard_error "the sink does not listen on 127.0.0.1:2526"
+tp_pf_start
+tp_wait_for 20 tp_port_listening "$PS" || tp_hard_error "postscreen does not listen on 127.0.0.1:$PS"
 
 # ---------------------------------------------------------------- 6.
 step "6. start our tlsproxy"
-QDIR=$(postconf -h queue_directory)
-SOCK=$QDIR/private/$(postconf -h tlsproxy_service_name)
-rm -f "$SOCK"
+SOCK=$PF_SOCKDIR/tlsproxy
 
 # write_conf FILE LEVEL
 write_conf() {
@@ -144,7 +98,7 @@ tp_ok "handoff socket srw-rw-rw- postfix:postfix"
 # ---------------------------------------------------------------- 7.
 step "7. server role: STARTTLS through postscreen"
 tp_add_log "$T/swaks.out"
-timeout -k 5 "$(tp_secs 60)" swaks --server 127.0.0.1 --port 2525 --ehlo client.test --tls \
+timeout -k 5 "$(tp_secs 60)" swaks --server 127.0.0.1 --port "$PS" --ehlo client.test --tls \
     --quit-after HELO >"$T/swaks.out" 2>&1
 rc=$?
 sed 's/^/    | /' "$T/swaks.out"
@@ -166,7 +120,7 @@ tp_ok "master(8) did not start its own tlsproxy"
 
 # ---------------------------------------------------------------- extra checks
 step "extra: a full session with EHLO and QUIT over TLS"
-timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 2525 ok >"$T/ok.out" 2>&1 ||
+timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 "$PS" ok >"$T/ok.out" 2>&1 ||
 	{ cat "$T/ok.out"; tp_fail "smtp_starttls_client.py ok failed"; }
 sed 's/^/    | /' "$T/ok.out"
 grep -q "^TLS TLSv1.3" "$T/ok.out" || tp_fail "no TLSv1.3 session"
@@ -175,7 +129,7 @@ tp_ok "EHLO and QUIT answered over TLS"
 
 step "extra: non-TLS bytes after STARTTLS"
 n=$(tp_log_count "$LOG" "TLS handshake failed for service=smtpd peer=[127.0.0.1]:")
-timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 2525 garbage >"$T/garbage.out" 2>&1
+timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 "$PS" garbage >"$T/garbage.out" 2>&1
 sed 's/^/    | /' "$T/garbage.out"
 above() { [ "$(tp_log_count "$1" "$2")" -gt "$3" ]; }
 tp_wait_for 10 above "$LOG" "TLS handshake failed for service=smtpd peer=[127.0.0.1]:" "$n" ||
@@ -186,34 +140,16 @@ tp_expect_log "$MAILLOG" "HANGUP after"
 
 step "extra: the remote client drops after the first EHLO"
 n=$(tp_log_count "$LOG" "DISCONNECT [127.0.0.1]:")
-timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 2525 drop >"$T/drop.out" 2>&1 ||
+timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 "$PS" drop >"$T/drop.out" 2>&1 ||
 	{ cat "$T/drop.out"; tp_fail "smtp_starttls_client.py drop failed"; }
 tp_wait_for 10 above "$LOG" "DISCONNECT [127.0.0.1]:" "$n" || tp_fail "the dropped session was not ended"
 tp_ok "dropped session ended"
 tp_alive "$D" || tp_fail "our daemon died"
 
 step "extra: handshake timeout (postscreen_command_time_limit = 5s)"
-# postfix_reload: reload and wait until the postscreen processes that ran
-# with the old settings are gone.
-gone() {
-	local p
-	for p in "$@"; do
-		tp_alive "$p" && return 1
-	done
-	return 0
-}
-postfix_reload() {
-	local reloads old
-	old=$(pgrep -x postscreen 2>/dev/null)
-	reloads=$(tp_log_count "$MAILLOG" "reload -- version")
-	postfix reload >/dev/null 2>&1 || tp_fail "postfix reload failed"
-	tp_wait_for 20 above "$MAILLOG" "reload -- version" "$reloads" || tp_fail "postfix did not reload"
-	# shellcheck disable=SC2086
-	tp_wait_for 20 gone $old || tp_fail "postscreen did not restart after the reload"
-}
-postconf -e 'postscreen_command_time_limit = 5s'
-postfix_reload
-timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 2525 idle 8 >"$T/idle.out" 2>&1
+tp_pf_conf 'postscreen_command_time_limit = 5s'
+tp_pf_reload postscreen
+timeout -k 5 "$(tp_secs 60)" python3 "$STARTTLS_CLIENT" 127.0.0.1 "$PS" idle 8 >"$T/idle.out" 2>&1
 sed 's/^/    | /' "$T/idle.out"
 tp_wait_for 10 tp_log_has "$MAILLOG" "COMMAND TIME LIMIT from [127.0.0.1]:" ||
 	tp_fail "postscreen did not log COMMAND TIME LIMIT"
@@ -229,12 +165,12 @@ if tp_log_msg "$LOG" "warning: ciphertext read/write timeout for $EP"; then
 else
 	tp_say "postscreen's timer fired first: $(grep -F "$EP" "$LOG" | grep warning: | sed 's/^.*tlsproxy\[[0-9]*\]: //')"
 fi
-postconf -X postscreen_command_time_limit
-postfix_reload
+pf_postconf -X postscreen_command_time_limit
+tp_pf_reload postscreen
 
 # swaks_454 NAME: STARTTLS must be refused with 454.
 swaks_454() {
-	timeout -k 5 "$(tp_secs 60)" swaks --server 127.0.0.1 --port 2525 --ehlo client.test --tls \
+	timeout -k 5 "$(tp_secs 60)" swaks --server 127.0.0.1 --port "$PS" --ehlo client.test --tls \
 	    --quit-after HELO >"$T/$1.out" 2>&1
 	sed 's/^/    | /' "$T/$1.out"
 	grep -q '454 4.7.0 TLS not available due to local problem' "$T/$1.out" ||
@@ -261,7 +197,6 @@ swaks_454 down
 tp_expect_log "$MAILLOG" "warning: connect to private/tlsproxy service"
 
 step "stop"
-postfix stop >/dev/null 2>&1
-POSTFIX_STARTED=0
+tp_pf_stop
 tp_say "PASS"
 exit 0

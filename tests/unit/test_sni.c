@@ -338,12 +338,12 @@ test_values(void)
 static void
 test_err_type(void)
 {
-	test_fails("hash:/etc/postfix/sni", "unsupported table type \"hash\"",
+	test_fails("hash:/etc/mail/sni", "unsupported table type \"hash\"",
 	    "only texthash: and inline: are supported");
-	test_fails("inline:{a=/a.pem} lmdb:/etc/postfix/sni", "\"lmdb\"",
+	test_fails("inline:{a=/a.pem} lmdb:/etc/mail/sni", "\"lmdb\"",
 	    "only texthash: and inline: are supported");
 	test_fails("proxy:texthash:/x", "\"proxy\"", "only texthash:");
-	test_fails("/etc/postfix/sni", "expected type:name", "texthash:");
+	test_fails("/etc/mail/sni", "expected type:name", "texthash:");
 	test_fails("texthash:", "texthash: missing file name", NULL);
 	test_fails("inline:a=b", "expected \"inline:{", NULL);
 }
