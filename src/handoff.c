@@ -15,7 +15,9 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +110,18 @@ handoff_read_record(int fd, struct handoff_in *in, struct attr_rec *rec,
 		}
 		in->len += (size_t)n;
 	}
+}
+
+/*
+ * handoff_more - has the client sent more than the request: buffered
+ * bytes, or bytes (or EOF) waiting on the socket right now?
+ */
+static int
+handoff_more(int fd, const struct handoff_in *in)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	return (in->len > 0 || poll(&pfd, 1, 0) > 0);
 }
 
 /* handoff_status - write R2 */
@@ -262,6 +276,40 @@ handoff_diff(char *diff, size_t len, size_t n, const char *name,
 }
 
 /*
+ * handoff_warn_diff - Postfix's "unexpected settings" warning for a
+ * requester (client or server) whose settings differ from ours as diff
+ * says: once per distinct difference, then the hint
+ */
+static void
+handoff_warn_diff(const char *who, const char *diff, const char *hint)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t	 i;
+	int	 seen = 0;
+
+	if (diff[0] == '\0')
+		return;
+	for (i = 0; who[i] != '\0'; i++)
+		h = (h ^ (unsigned char)who[i]) * 1099511628211ULL;
+	for (i = 0; diff[i] != '\0'; i++)
+		h = (h ^ (unsigned char)diff[i]) * 1099511628211ULL;
+	pthread_mutex_lock(&handoff_diff_lock);
+	for (i = 0; i < HANDOFF_DIFF_SEEN; i++)
+		if (handoff_diff_seen[i] == h)
+			seen = 1;
+	if (!seen) {
+		handoff_diff_seen[handoff_diff_next] = h;
+		handoff_diff_next = (handoff_diff_next + 1) % HANDOFF_DIFF_SEEN;
+	}
+	pthread_mutex_unlock(&handoff_diff_lock);
+	if (seen)
+		return;
+	log_warnx("request from tlsproxy %s with unexpected settings", who);
+	log_warnx("%s settings that differ from this daemon's: %s", who, diff);
+	log_warnx("%s", hint);
+}
+
+/*
  * handoff_check_params - warn (once per distinct difference) about
  * group A parameters, and about group B files that are not the ones
  * our tlsproxy_client_* settings name (those are used all the same).
@@ -288,9 +336,7 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 		cp->dkey_file, cp->eccert_file, cp->eckey_file, cp->CAfile, cp->CApath,
 	};
 	char	 diff[2048];
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 	size_t	 i, n = 0;
-	int	 seen = 0;
 
 	diff[0] = '\0';
 	for (i = 0; i < cp->nparams; i++)
@@ -299,26 +345,56 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		n = handoff_diff(diff, sizeof(diff), n, files[i].name, theirs[i],
 		    cfg_str(cfg, files[i].param));
-	if (diff[0] == '\0')
-		return;
-	for (i = 0; diff[i] != '\0'; i++)
-		h = (h ^ (unsigned char)diff[i]) * 1099511628211ULL;
-	pthread_mutex_lock(&handoff_diff_lock);
-	for (i = 0; i < HANDOFF_DIFF_SEEN; i++)
-		if (handoff_diff_seen[i] == h)
-			seen = 1;
-	if (!seen) {
-		handoff_diff_seen[handoff_diff_next] = h;
-		handoff_diff_next = (handoff_diff_next + 1) % HANDOFF_DIFF_SEEN;
-	}
-	pthread_mutex_unlock(&handoff_diff_lock);
-	if (seen)
-		return;
-	log_warnx("request from tlsproxy client with unexpected settings");
-	log_warnx("client settings that differ from this daemon's: %s", diff);
-	log_warnx("this daemon uses its own tls_* parameters and the request's "
-	    "certificate files; to avoid this warning, give it the same tls_* and "
-	    "tlsproxy_client_* settings as the main.cf of that client");
+	handoff_warn_diff("client", diff, "this daemon uses its own tls_* "
+	    "parameters and the request's certificate files; to avoid this "
+	    "warning, give it the same tls_* and tlsproxy_client_* settings as "
+	    "the main.cf of that client");
+}
+
+/*
+ * handoff_check_server - a 3.12 server-role request carries the
+ * requester's server settings; this daemon serves with its own (as
+ * Postfix 3.11 and earlier did), so warn (once per distinct
+ * difference) where they differ from its tlsproxy_tls_* and tls_*
+ */
+static void
+handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
+{
+	static const struct {
+		const char	*name;		/* in the request */
+		const char	*param;		/* ours */
+	} ours[] = {
+		{ "chain_files", "tlsproxy_tls_chain_files" },
+		{ "cert_file", "tlsproxy_tls_cert_file" },
+		{ "key_file", "tlsproxy_tls_key_file" },
+		{ "dcert_file", "tlsproxy_tls_dcert_file" },
+		{ "dkey_file", "tlsproxy_tls_dkey_file" },
+		{ "eccert_file", "tlsproxy_tls_eccert_file" },
+		{ "eckey_file", "tlsproxy_tls_eckey_file" },
+		{ "CAfile", "tlsproxy_tls_CAfile" },
+		{ "CApath", "tlsproxy_tls_CApath" },
+		{ "cipher_grade", "tlsproxy_tls_ciphers" },
+		{ "cipher_exclusions", "tlsproxy_tls_exclude_ciphers" },
+	};
+	const char *theirs[] = {
+		sp->chain_files, sp->cert_file, sp->key_file, sp->dcert_file,
+		sp->dkey_file, sp->eccert_file, sp->eckey_file, sp->CAfile,
+		sp->CApath, sp->cipher_grade, sp->cipher_exclusions,
+	};
+	char	 diff[2048];
+	size_t	 i, n = 0;
+
+	diff[0] = '\0';
+	for (i = 0; i < sp->nparams; i++)
+		n = handoff_diff(diff, sizeof(diff), n, sp->params[i].name,
+		    sp->params[i].value, handoff_our_param(cfg, sp->params[i].name));
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		n = handoff_diff(diff, sizeof(diff), n, ours[i].name, theirs[i],
+		    cfg_str(cfg, ours[i].param));
+	handoff_warn_diff("server", diff, "this daemon serves with its own "
+	    "tlsproxy_tls_* and tls_* settings; to avoid this warning, give it "
+	    "the same settings as the postscreen_tls_* (or smtpd_tls_*) ones of "
+	    "that server");
 }
 
 /* handoff_client_disabled - tlsproxy_client_security_level = none, no maps */
@@ -431,6 +507,8 @@ handoff_client_ssl(struct sess *s, const struct tprops_client *cp)
 	sp.ntlsa = cp->ntlsa;
 	sp.legacy_pkey_fprint = cfg_bool(cfg, "tls_legacy_public_key_fingerprints");
 	sp.cache = 1;
+	sp.pf_version = cp->version;
+	sp.forced_failure = cp->forced_failure;
 	ssl = tlsc_ssl_new(ctx, &sp, err, sizeof(err));
 	tlsc_ctx_release(ctx);		/* the SSL holds the SSL_CTX */
 	if (ssl == NULL) {
@@ -467,6 +545,40 @@ out:
 	free(buf);
 	attr_rec_free(&rec);
 	return (r);
+}
+
+/*
+ * handoff_tlsrpt - a USE_TLSRPT client (3.10+) asked for TLSRPT: say in
+ * the context whether there is anything left for it to report.
+ * Postfix's tlsproxy reports its own failures through libtlsrpt; this
+ * daemon has no TLSRPT library, so it logs them, says so once, and
+ * marks them reported so that smtp(8) does not report a success.
+ */
+static void
+handoff_tlsrpt(SSL *ssl, const struct tprops_client *cp, struct tprops_context *x)
+{
+	static atomic_int said;
+	const struct tprops_tlsrpt *t = &cp->tlsrpt;
+	const char *failure;
+	char	 dom[256], mx[256], addr[64];
+
+	if (!cp->has_tlsrpt || !t->enabled)
+		return;
+	if ((failure = tlsc_rpt_failure(ssl, x)) == NULL) {
+		/* Postfix: a reused handshake is not reported when asked so. */
+		x->rpt_reported = SSL_session_reused(ssl) && t->skip_reused_hs;
+		return;
+	}
+	x->rpt_reported = 1;
+	if (atomic_exchange(&said, 1) == 0)
+		log_warnx("TLSRPT reporting is not available in this daemon (no "
+		    "TLSRPT library): TLS failures of sessions with a TLSRPT policy "
+		    "are logged, not reported");
+	sys_printable(dom, sizeof(dom), t->policy_domain);
+	sys_printable(mx, sizeof(mx), t->rcv_mta_name);
+	sys_printable(addr, sizeof(addr), t->rcv_mta_addr);
+	log_info("TLSRPT: status=failure (not reported), domain=%s, "
+	    "receiving_mx=%s[%s], failure_type=%s", dom, mx, addr, failure);
 }
 
 /* handoff_client - the client role, after Q1 and Q2 */
@@ -530,6 +642,7 @@ handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
 	    STAT_CLIENT_HANDSHAKE_FULL);
 	sess_count_handshake(s, 1);
 	tlsc_finish(s->ssl, &ctx);
+	handoff_tlsrpt(s->ssl, &cp, &ctx);
 	/* The context goes out before any byte from the remote server. */
 	if ((flags & HANDOFF_SEND_CONTEXT) &&
 	    handoff_send_context(s, &ctx, cp.r3) < 0)
@@ -549,6 +662,7 @@ void
 handoff_run(struct sess *s)
 {
 	struct handoff_in in = { NULL, 0, 0 };
+	struct tprops_server sp;
 	struct attr_rec q1, q2;
 	const char *endpoint = NULL, *serverid = NULL;
 	unsigned int flags = 0, t1 = 0, t2 = 0;
@@ -607,6 +721,21 @@ handoff_run(struct sess *s)
 
 	log_info("CONNECT from %s", s->peer);
 	connected = 1;
+	/*
+	 * 3.12 sends its server TLS settings right after the request, in
+	 * the same write, without waiting for the status; earlier releases
+	 * send nothing more before the status. Read them by the protocol,
+	 * so that the descriptor's byte is never taken for a record's.
+	 */
+	if (!(flags & HANDOFF_PROBE_ONLY) && handoff_more(s->plain_fd, &in)) {
+		if (handoff_read_record(s->plain_fd, &in, &q2, deadline, err,
+		    sizeof(err)) <= 0 || tprops_server_decode(&q2, &sp, err,
+		    sizeof(err)) < 0) {
+			log_warnx("handoff: receive server TLS settings: %s", err);
+			goto done;
+		}
+		handoff_check_server(s->snap->cfg, &sp);
+	}
 	if (s->tls->tls == NULL) {
 		log_warnx("handoff: %s; answered status=0", s->tls->off_reason);
 		if (handoff_status(s, 0) == 0)

@@ -61,6 +61,9 @@ struct tlsc_conn {
 	int		 loglevel;
 	int		 verifydepth;
 	int		 must_fail;	/* authentication cannot succeed */
+	unsigned int	 pf_version;	/* the requesting Postfix: 306 ... 312 */
+	char		 forced[64];	/* 3.10+: external policy failure type */
+	const char	*start_fail;	/* TLSRPT failure type found at the start */
 	int		 legacy_pkey_fprint;
 	int		 cache;		/* store new sessions */
 	char		 mdalg[32];
@@ -176,7 +179,15 @@ tlsc_verify_cb(int ok, X509_STORE_CTX *store)
 		X509_STORE_CTX_set_error(store, err);
 		ok = 0;
 	}
-	if (!ok && (cn->err_depth < 0 || depth < cn->err_depth)) {
+	/*
+	 * The error closest to the leaf, except that a name mismatch (at
+	 * the leaf) gives way to any other error, as in Postfix: then a
+	 * recorded name mismatch means the chain itself was fine.
+	 */
+	if (!ok && (cn->err_depth < 0 ||
+	    (cn->err_code == X509_V_ERR_HOSTNAME_MISMATCH &&
+	    err != X509_V_ERR_HOSTNAME_MISMATCH) ||
+	    (err != X509_V_ERR_HOSTNAME_MISMATCH && depth < cn->err_depth))) {
 		cn->err_depth = depth;
 		cn->err_code = err;
 		cn->err_issuer[0] = '\0';
@@ -671,6 +682,12 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 	cn->legacy_pkey_fprint = p->legacy_pkey_fprint;
 	cn->cache = p->cache;
 	cn->err_depth = -1;
+	cn->pf_version = p->pf_version ? p->pf_version : TLS_PF_CURRENT;
+	if (p->forced_failure != NULL && *p->forced_failure != '\0') {
+		/* An outside policy (MTA-STS) already failed: no authentication. */
+		sys_printable(cn->forced, sizeof(cn->forced), p->forced_failure);
+		cn->must_fail = 1;
+	}
 	snprintf(cn->mdalg, sizeof(cn->mdalg), "%s", *p->mdalg ? p->mdalg : t->mdalg);
 	snprintf(cn->namaddr, sizeof(cn->namaddr), "%s", p->namaddr);
 	for (c = cn->namaddr; *c; c++)
@@ -755,18 +772,22 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 				log_warnx("%s: all TLSA records unusable, fallback to "
 				    "unauthenticated TLS", cn->namaddr);
 				cn->level = TPROPS_LEV_ENCRYPT;
+				cn->start_fail = "tlsa-invalid";
 				break;
 			case TPROPS_LEV_FPRINT:
 				log_warnx("%s: all fingerprints unusable", cn->namaddr);
 				cn->must_fail = 1;
+				cn->start_fail = "validation-failure";
 				break;
 			case TPROPS_LEV_DANE_ONLY:
 				log_warnx("%s: all TLSA records unusable", cn->namaddr);
 				cn->must_fail = 1;
+				cn->start_fail = "tlsa-invalid";
 				break;
 			default:
 				log_warnx("%s: all trust anchors unusable", cn->namaddr);
 				cn->must_fail = 1;
+				cn->start_fail = "validation-failure";
 				break;
 			}
 		}
@@ -899,34 +920,20 @@ tlsc_key_name(EVP_PKEY *pkey, char *name, size_t namelen, char *curve,
 
 /* tlsc_sig_params - TLS 1.3 key exchange and signature details */
 static void
-tlsc_sig_params(SSL *ssl, struct tprops_context *x)
+tlsc_sig_params(SSL *ssl, unsigned int pf_version, struct tprops_context *x)
 {
-	EVP_PKEY *kex = NULL, *pkey;
+	EVP_PKEY *pkey;
 	X509	*cert;
-	size_t	 len;
-	int	 nid, id;
+	int	 nid;
 
 	if (SSL_version(ssl) < TLS1_3_VERSION)
 		return;
-	if (SSL_get_peer_tmp_key(ssl, &kex) == 1 && kex != NULL) {
-		id = EVP_PKEY_get_base_id(kex);
-		if (id == EVP_PKEY_DH) {
-			snprintf(x->key_exchange, sizeof(x->key_exchange), "DHE");
-			x->key_exchange_bits = (unsigned int)EVP_PKEY_get_bits(kex);
-		} else if (id == EVP_PKEY_EC) {
-			snprintf(x->key_exchange, sizeof(x->key_exchange), "ECDHE");
-			if (EVP_PKEY_get_group_name(kex, x->key_exchange_curve,
-			    sizeof(x->key_exchange_curve), &len) != 1)
-				x->key_exchange_curve[0] = '\0';
-		} else if (id > 0) {
-			snprintf(x->key_exchange, sizeof(x->key_exchange), "%s",
-			    OBJ_nid2sn(id));
-		} else if (EVP_PKEY_get0_type_name(kex) != NULL) {
-			snprintf(x->key_exchange, sizeof(x->key_exchange), "%s",
-			    EVP_PKEY_get0_type_name(kex));
-		}
-		EVP_PKEY_free(kex);
-	}
+	tls_kex(ssl, pf_version, x->key_exchange, sizeof(x->key_exchange),
+	    x->key_exchange_curve, sizeof(x->key_exchange_curve),
+	    &x->key_exchange_bits);
+	/* A resumed session has no signatures to show, as in Postfix. */
+	if (SSL_session_reused(ssl))
+		return;
 	/* Our own certificate counts only if we signed with it. */
 	if (SSL_get_signature_nid(ssl, &nid) == 1 &&
 	    (cert = SSL_get_certificate(ssl)) != NULL &&
@@ -956,6 +963,11 @@ tlsc_log_verify_error(const struct tlsc_conn *cn)
 {
 	const char *purpose = cn->err_depth > 0 ? "CA" : "server";
 
+	if (cn->forced[0] != '\0') {
+		log_info("certificate verification failed for %s: external policy "
+		    "failure (%s)", cn->namaddr, cn->forced);
+		return;
+	}
 	switch (cn->err_code) {
 	case X509_V_OK:
 		break;
@@ -995,6 +1007,37 @@ tlsc_log_verify_error(const struct tlsc_conn *cn)
 		    purpose, cn->namaddr, cn->err_code,
 		    X509_verify_cert_error_string(cn->err_code));
 		break;
+	}
+}
+
+const char *
+tlsc_rpt_failure(SSL *ssl, const struct tprops_context *x)
+{
+	struct tlsc_conn *cn = tlsc_conn_get(ssl);
+
+	if (cn == NULL)
+		return (NULL);
+	if (cn->forced[0] != '\0')
+		return (cn->forced);
+	if (cn->start_fail != NULL)
+		return (cn->start_fail);
+	/* Name mismatches are smtp(8)'s to report, as in Postfix. */
+	if (cn->level <= TPROPS_LEV_ENCRYPT || (x->peer_status & TPROPS_PEER_TRUSTED))
+		return (NULL);
+	switch (cn->err_code) {
+	case X509_V_OK:
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return (NULL);
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return ("certificate-expired");
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return ("certificate-not-trusted");
+	default:
+		return ("validation-failure");
 	}
 }
 
@@ -1057,6 +1100,10 @@ tlsc_finish(SSL *ssl, struct tprops_context *x)
 					log_info("%s: matched peername: %s", cn->namaddr,
 					    SSL_get0_peername(ssl));
 			}
+		} else if (cn->pf_version >= 310 && cn->level > TPROPS_LEV_ENCRYPT &&
+		    !cn->must_fail && cn->err_code == X509_V_ERR_HOSTNAME_MISMATCH) {
+			/* 3.10.4 and later: a good chain with the wrong name. */
+			x->peer_status |= TPROPS_PEER_TRUSTED;
 		}
 		if (!(x->peer_status & TPROPS_PEER_MATCHED) &&
 		    (cn->level > TPROPS_LEV_ENCRYPT || cn->loglevel >= 2)) {
@@ -1080,7 +1127,7 @@ tlsc_finish(SSL *ssl, struct tprops_context *x)
 		x->cipher_usebits = (unsigned int)SSL_CIPHER_get_bits(c, &alg);
 		x->cipher_algbits = (unsigned int)alg;
 	}
-	tlsc_sig_params(ssl, x);
+	tlsc_sig_params(ssl, cn->pf_version, x);
 	if (cn->loglevel >= 1) {
 		tprops_context_summary(x, summary, sizeof(summary));
 		log_info("%s TLS connection established to %s: %s",

@@ -55,7 +55,13 @@
  *	peer_status (PRESENT; TRUSTED when verification succeeded;
  *	MATCHED and SECURED when the level requires a match, except
  *	SECURED for half-dane), protocol, cipher and the TLS 1.3 key
- *	exchange and signature details. It logs as Postfix's client does:
+ *	exchange and signature details (no signatures for a resumed
+ *	session). Where Postfix releases differ it follows the requesting
+ *	client's (pf_version): from 3.10 the key exchange is OpenSSL's
+ *	group name, and a good chain with only the wrong name is TRUSTED
+ *	(not MATCHED). A forced_failure_type (3.10+: an MTA-STS policy
+ *	that failed outside TLS) makes authentication fail, logged as
+ *	"external policy failure". It logs as Postfix's client does:
  *	"certificate verification failed for NAMADDR: REASON" when the
  *	level requires a match (or at log level 2 and up), and at log
  *	level 1 and up "Untrusted|Trusted|Verified|Anonymous TLS
@@ -115,6 +121,8 @@ struct tlsc_start_props {
 	size_t		 ntlsa;
 	int		 legacy_pkey_fprint;	/* tls_legacy_public_key_fingerprints */
 	int		 cache;		/* use the client session cache */
+	unsigned int	 pf_version;	/* requesting Postfix (306 ... 312), 0: current */
+	const char	*forced_failure;	/* 3.10+ forced_failure_type, or NULL */
 };
 
 struct tlsc_ctx;
@@ -141,5 +149,11 @@ unsigned int	 tlsc_level(SSL *);
 enum tlsc_result tlsc_handshake(SSL *, int fd, int watch_fd, int64_t deadline,
 		    _Atomic int64_t *busy);
 void		 tlsc_finish(SSL *, struct tprops_context *);
+/*
+ * After tlsc_finish(): the TLSRPT failure type Postfix's tlsproxy
+ * would report for this session ("tlsa-invalid", "certificate-expired",
+ * ...), or NULL (none; name mismatches are the client's to report).
+ */
+const char	*tlsc_rpt_failure(SSL *, const struct tprops_context *);
 
 #endif

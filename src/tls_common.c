@@ -265,14 +265,53 @@ tls_key_desc(EVP_PKEY *pkey, int sig_nid, char *name, size_t namelen,
 }
 
 void
+tls_kex(SSL *ssl, unsigned int pf_version, char *name, size_t namelen,
+    char *curve, size_t curvelen, unsigned int *bits)
+{
+	const char *group;
+	EVP_PKEY *kex = NULL;
+	size_t	 clen;
+
+	*name = *curve = '\0';
+	*bits = 0;
+	if (SSL_version(ssl) < TLS1_3_VERSION)
+		return;
+	/* 3.10 and later: OpenSSL's name of the negotiated group, alone. */
+	if (pf_version >= 310 && (group = SSL_group_to_name(ssl,
+	    SSL_get_negotiated_group(ssl))) != NULL) {
+		snprintf(name, namelen, "%s", group);
+		return;
+	}
+	if (SSL_get_peer_tmp_key(ssl, &kex) != 1 || kex == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	if (EVP_PKEY_is_a(kex, "EC")) {
+		snprintf(name, namelen, "ECDHE");
+		if (EVP_PKEY_get_utf8_string_param(kex, "group", curve, curvelen,
+		    &clen) != 1)
+			snprintf(curve, curvelen, "unknown");
+	} else if (EVP_PKEY_is_a(kex, "DH")) {
+		snprintf(name, namelen, "DHE");
+		*bits = (unsigned int)EVP_PKEY_get_bits(kex);
+	} else if (EVP_PKEY_get_id(kex) > 0) {
+		snprintf(name, namelen, "%s", OBJ_nid2sn(EVP_PKEY_get_id(kex)));
+	} else if (EVP_PKEY_get0_type_name(kex) != NULL) {
+		snprintf(name, namelen, "%s", EVP_PKEY_get0_type_name(kex));
+	}
+	EVP_PKEY_free(kex);
+}
+
+void
 tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
 {
 	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
-	EVP_PKEY *kex = NULL, *sigkey = NULL;
+	EVP_PKEY *sigkey = NULL;
 	X509	*cert;
 	char	 name[64], detail[96], curve[80];
 	int	 alg = 0, use, nid = NID_undef, type_nid = NID_undef;
-	size_t	 n, clen;
+	unsigned int bits;
+	size_t	 n;
 
 	use = c ? SSL_CIPHER_get_bits(c, &alg) : 0;
 	n = (size_t)snprintf(buf, buflen, "%s with cipher %s (%d/%d bits)",
@@ -280,24 +319,17 @@ tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
 	/* As Postfix: key exchange and signature details for TLS 1.3 only. */
 	if (SSL_version(ssl) < TLS1_3_VERSION || n >= buflen)
 		return;
-	if (SSL_get_peer_tmp_key(ssl, &kex) == 1 && kex != NULL) {
-		if (EVP_PKEY_is_a(kex, "EC")) {
-			if (EVP_PKEY_get_utf8_string_param(kex, "group", curve,
-			    sizeof(curve), &clen) != 1)
-				snprintf(curve, sizeof(curve), "unknown");
-			n += (size_t)snprintf(buf + n, buflen - n,
-			    " key-exchange ECDHE (%s)", curve);
-		} else if (EVP_PKEY_is_a(kex, "DH")) {
-			n += (size_t)snprintf(buf + n, buflen - n,
-			    " key-exchange DHE (%d bits)", EVP_PKEY_get_bits(kex));
-		} else {
-			n += (size_t)snprintf(buf + n, buflen - n, " key-exchange %s",
-			    OBJ_nid2sn(EVP_PKEY_get_id(kex)));
-		}
-		EVP_PKEY_free(kex);
-		if (n >= buflen)
-			return;
-	}
+	tls_kex(ssl, TLS_PF_CURRENT, name, sizeof(name), curve, sizeof(curve),
+	    &bits);
+	if (*name != '\0')
+		n += (size_t)snprintf(buf + n, buflen - n, " key-exchange %s", name);
+	if (n < buflen && *curve != '\0')
+		n += (size_t)snprintf(buf + n, buflen - n, " (%s)", curve);
+	else if (n < buflen && bits > 0)
+		n += (size_t)snprintf(buf + n, buflen - n, " (%u bits)", bits);
+	/* A resumed session shows no signatures, as in Postfix. */
+	if (n >= buflen || SSL_session_reused(ssl))
+		return;
 	if (!server)
 		return;
 	if ((cert = SSL_get_certificate(ssl)) != NULL &&

@@ -30,8 +30,15 @@
  *	"!name").
  *
  *	tls_summary() writes Postfix's handshake summary:
- *	"TLSv1.3 with cipher X (256/256 bits) key-exchange X25519
- *	server-signature RSA-PSS (2048 bits) server-digest SHA256".
+ *	"TLSv1.3 with cipher X (256/256 bits) key-exchange x25519
+ *	server-signature RSA-PSS (2048 bits) server-digest SHA256" (no
+ *	signatures for a resumed session), in the words of the current
+ *	stable Postfix (TLS_PF_CURRENT).
+ *
+ *	tls_kex() names the TLS 1.3 key exchange as Postfix pf_version
+ *	(e.g. 309, 311) logs it: from 3.10, OpenSSL's name of the
+ *	negotiated group ("x25519", "secp256r1"); before, the key type
+ *	("X25519"), "ECDHE" with the curve or "DHE" with its bits.
  */
 #ifndef TLSPROXY_TLS_COMMON_H
 #define TLSPROXY_TLS_COMMON_H
@@ -58,7 +65,12 @@ int	tls_cipher_list(const char *grade, const char *high, const char *medium,
 	    const char *low, const char *export_, const char *null,
 	    const char *exclusions, char *out, size_t outlen,
 	    char *err, size_t errlen);
+/* The Postfix release whose log wording we follow when no client says. */
+#define TLS_PF_CURRENT	311
+
 void	tls_summary(SSL *, int server, char *buf, size_t buflen);
+void	tls_kex(SSL *, unsigned int pf_version, char *name, size_t namelen,
+	    char *curve, size_t curvelen, unsigned int *bits);
 /* Info-callback body for loglevel >= 2, Postfix's lines, either role. */
 void	tls_log_state(const SSL *, const char *label, int where, int ret);
 

@@ -122,6 +122,68 @@ tprops_b64_decode(const char *in, unsigned char *out, size_t outlen)
 	return ((long)n);
 }
 
+/*
+ * tprops_argv - an ARGV list: argv_size, then that many argv_value
+ * before the attribute stop; *out is an owned array of borrowed strings
+ */
+static int
+tprops_argv(struct tprops_cur *c, const char *what, const char *stop,
+    const char ***out, size_t *n)
+{
+	unsigned int size, i;
+
+	*out = NULL;
+	*n = 0;
+	if (tprops_uint(c, "argv_size", NULL, &size) < 0)
+		return (-1);
+	if (size > TPROPS_MATCH_MAX) {
+		snprintf(c->err, c->errlen, "too many %s: %u", what, size);
+		return (-1);
+	}
+	if (size > 0 && (*out = calloc(size, sizeof(**out))) == NULL) {
+		snprintf(c->err, c->errlen, "out of memory");
+		return (-1);
+	}
+	for (i = 0; i < size; i++) {
+		if (((*out)[i] = tprops_str(c, "argv_value", stop, 1)) == NULL)
+			return (-1);
+		*n = i + 1;
+	}
+	return (0);
+}
+
+/*
+ * tprops_decode_tlsrpt - the TLSRPT block of a USE_TLSRPT build (3.10+):
+ * tlsrpt, and when it is 1 what a report needs
+ */
+static int
+tprops_decode_tlsrpt(struct tprops_cur *c, struct tprops_tlsrpt *t)
+{
+	if (tprops_uint(c, "tlsrpt", NULL, &t->enabled) < 0)
+		return (-1);
+	if (!t->enabled)
+		return (0);
+	if ((t->socket_name = tprops_str(c, "rpt_socket_name", NULL, 1)) == NULL ||
+	    (t->policy_domain = tprops_str(c, "rpt_policy_domain", NULL, 1)) == NULL ||
+	    (t->policy_string = tprops_str(c, "rpt_policy_string", NULL, 1)) == NULL ||
+	    tprops_uint(c, "tls_policy_type", NULL, &t->policy_type) < 0 ||
+	    tprops_argv(c, "TLSRPT policy strings", "tls_policy_domain",
+	    &t->policy_strings,
+	    &t->npolicy_strings) < 0 ||
+	    (t->tls_policy_domain = tprops_str(c, "tls_policy_domain", NULL,
+	    1)) == NULL ||
+	    tprops_argv(c, "TLSRPT MX patterns", "snd_mta_addr", &t->mx_patterns,
+	    &t->nmx_patterns) < 0 ||
+	    (t->snd_mta_addr = tprops_str(c, "snd_mta_addr", NULL, 1)) == NULL ||
+	    (t->rcv_mta_name = tprops_str(c, "rcv_mta_name", NULL, 1)) == NULL ||
+	    (t->rcv_mta_addr = tprops_str(c, "rcv_mta_addr", NULL, 1)) == NULL ||
+	    (t->rcv_mta_ehlo = tprops_str(c, "rcv_mta_ehlo", NULL, 1)) == NULL ||
+	    tprops_uint(c, "skip_reused_hs", NULL, &t->skip_reused_hs) < 0 ||
+	    tprops_uint(c, "flags", NULL, &t->flags) < 0)
+		return (-1);
+	return (0);
+}
+
 /* tprops_decode_tlsa - dane=1 in the 3.6+ form: domain, count, records */
 static int
 tprops_decode_tlsa(struct tprops_cur *c, struct tprops_client *p)
@@ -171,7 +233,7 @@ tprops_client_decode(const struct attr_rec *rec, struct tprops_client *p,
     char *err, size_t errlen)
 {
 	struct tprops_cur cur = { rec, 0, err, errlen }, *c = &cur;
-	unsigned int n, i;
+	unsigned int i;
 	long	 b;
 	int	 v312 = 0, v39 = 0, v310 = 0;
 
@@ -224,21 +286,8 @@ tprops_client_decode(const struct attr_rec *rec, struct tprops_client *p,
 	    (p->protocols = tprops_str(c, "protocols", NULL, 1)) == NULL ||
 	    (p->cipher_grade = tprops_str(c, "cipher_grade", NULL, 1)) == NULL ||
 	    (p->cipher_exclusions = tprops_str(c, "cipher_exclusions", NULL, 1)) == NULL ||
-	    tprops_uint(c, "argv_size", NULL, &n) < 0)
+	    tprops_argv(c, "match names", "mdalg", &p->match, &p->nmatch) < 0)
 		goto fail;
-	if (n > TPROPS_MATCH_MAX) {
-		snprintf(err, errlen, "too many match names: %u", n);
-		goto fail;
-	}
-	if (n > 0 && (p->match = calloc(n, sizeof(*p->match))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	for (i = 0; i < n; i++) {
-		if ((p->match[i] = tprops_str(c, "argv_value", "mdalg", 1)) == NULL)
-			goto fail;
-		p->nmatch = i + 1;
-	}
 	if ((p->mdalg = tprops_str(c, "mdalg", "dane", 1)) == NULL ||
 	    tprops_uint(c, "dane", NULL, &p->dane) < 0)
 		goto fail;
@@ -251,16 +300,94 @@ tprops_client_decode(const struct attr_rec *rec, struct tprops_client *p,
 			p->legacy_dane = 1;
 		}
 	}
-	if (tprops_find(c, "tlsrpt", NULL) >= 0)
+	/*
+	 * 3.10+: the TLSRPT block (USE_TLSRPT builds only), then, in every
+	 * build, forced_failure_type: the mark of a 3.10 or later client.
+	 */
+	if (tprops_find(c, "tlsrpt", "forced_failure_type") >= 0) {
+		p->has_tlsrpt = 1;
+		if (tprops_decode_tlsrpt(c, &p->tlsrpt) < 0)
+			goto fail;
+	}
+	if (tprops_find(c, "forced_failure_type", NULL) >= 0) {
 		v310 = 1;
-	if (tprops_find(c, "trace_size_limit", NULL) >= 0)
+		p->forced_failure = tprops_str(c, "forced_failure_type", NULL, 1);
+	}
+	if (tprops_find(c, "trace_size_limit", NULL) >= 0 ||
+	    tprops_param(p, "tls_fast_shutdown_enable") != NULL)
 		v312 = 1;
-	p->r3 = v312 ? TPROPS_R3_312 : v310 ? TPROPS_R3_310 : v39 ? TPROPS_R3_39 :
-	    p->legacy_dane ? TPROPS_R3_35 : TPROPS_R3_36;
+	/* 3.11 dropped tls_legacy_public_key_fingerprints from group A. */
+	p->version = v312 ? 312 : (v310 || p->has_tlsrpt) ?
+	    (tprops_param(p, "tls_legacy_public_key_fingerprints") == NULL ? 311 :
+	    310) : v39 ? 309 : tprops_param(p, "tls_ffdhe_auto_groups") != NULL ?
+	    308 : p->legacy_dane ? 305 : 306;
+	p->r3 = p->version >= 312 ? TPROPS_R3_312 : p->version >= 310 ?
+	    TPROPS_R3_310 : p->version >= 309 ? TPROPS_R3_39 : p->version >= 306 ?
+	    TPROPS_R3_36 : TPROPS_R3_35;
 	return (0);
 fail:
 	tprops_client_free(p);
 	return (-1);
+}
+
+int
+tprops_server_decode(const struct attr_rec *rec, struct tprops_server *p,
+    char *err, size_t errlen)
+{
+	struct tprops_cur cur = { rec, 0, err, errlen }, *c = &cur;
+	long	 b;
+	size_t	 i;
+
+	memset(p, 0, sizeof(*p));
+	if ((b = tprops_find(c, "log_param", NULL)) < 0) {
+		snprintf(err, errlen, "missing attribute log_param");
+		return (-1);
+	}
+	for (i = 0; i < (size_t)b && p->nparams < TPROPS_PARAMS_MAX; i++) {
+		p->params[p->nparams].name = rec->v[i].name;
+		p->params[p->nparams].value = rec->v[i].value;
+		p->nparams++;
+	}
+	c->pos = (size_t)b;
+	if ((p->log_param = tprops_str(c, "log_param", NULL, 1)) == NULL ||
+	    (p->log_level = tprops_str(c, "log_level", NULL, 1)) == NULL ||
+	    tprops_uint(c, "verifydepth", NULL, &p->verifydepth) < 0 ||
+	    (p->cache_type = tprops_str(c, "cache_type", NULL, 1)) == NULL ||
+	    tprops_uint(c, "set_sessid", NULL, &p->set_sessid) < 0 ||
+	    (p->chain_files = tprops_str(c, "chain_files", NULL, 1)) == NULL ||
+	    (p->cert_file = tprops_str(c, "cert_file", NULL, 1)) == NULL ||
+	    (p->key_file = tprops_str(c, "key_file", NULL, 1)) == NULL ||
+	    (p->dcert_file = tprops_str(c, "dcert_file", NULL, 1)) == NULL ||
+	    (p->dkey_file = tprops_str(c, "dkey_file", NULL, 1)) == NULL ||
+	    (p->eccert_file = tprops_str(c, "eccert_file", NULL, 1)) == NULL ||
+	    (p->eckey_file = tprops_str(c, "eckey_file", NULL, 1)) == NULL ||
+	    (p->CAfile = tprops_str(c, "CAfile", NULL, 1)) == NULL ||
+	    (p->CApath = tprops_str(c, "CApath", NULL, 1)) == NULL ||
+	    (p->protocols = tprops_str(c, "protocols", NULL, 1)) == NULL ||
+	    (p->eecdh_grade = tprops_str(c, "eecdh_grade", NULL, 1)) == NULL ||
+	    (p->dh1024_param_file = tprops_str(c, "dh1024_param_file", NULL,
+	    1)) == NULL ||
+	    (p->dh512_param_file = tprops_str(c, "dh512_param_file", NULL,
+	    1)) == NULL ||
+	    tprops_uint(c, "ask_ccert", NULL, &p->ask_ccert) < 0 ||
+	    (p->mdalg = tprops_str(c, "mdalg", NULL, 1)) == NULL)
+		return (-1);
+	/* Group C has a log_param and log_level of its own. */
+	if (tprops_str(c, "log_param", NULL, 1) == NULL ||
+	    tprops_str(c, "log_level", NULL, 1) == NULL ||
+	    tprops_uint(c, "timeout", NULL, &p->timeout) < 0 ||
+	    tprops_uint(c, "enable_rpk", NULL, &p->enable_rpk) < 0 ||
+	    tprops_uint(c, "requirecert", NULL, &p->requirecert) < 0 ||
+	    (p->serverid = tprops_str(c, "serverid", NULL, 1)) == NULL ||
+	    (p->namaddr = tprops_str(c, "namaddr", NULL, 1)) == NULL ||
+	    (p->cipher_grade = tprops_str(c, "cipher_grade", NULL, 1)) == NULL ||
+	    (p->cipher_exclusions = tprops_str(c, "cipher_exclusions", NULL,
+	    1)) == NULL ||
+	    (p->start_mdalg = tprops_str(c, "mdalg", NULL, 1)) == NULL ||
+	    tprops_uint(c, "trace_size_limit", NULL, &p->trace_size_limit) < 0 ||
+	    (p->trace_peer = tprops_str(c, "trace_peer", NULL, 1)) == NULL)
+		return (-1);
+	return (0);
 }
 
 void
@@ -274,10 +401,14 @@ tprops_client_free(struct tprops_client *p)
 		free(p->tlsa[i].data);
 	free(p->tlsa);
 	free(p->match);
+	free(p->tlsrpt.policy_strings);
+	free(p->tlsrpt.mx_patterns);
 	p->tlsa = NULL;
 	p->ntlsa = 0;
 	p->match = NULL;
 	p->nmatch = 0;
+	p->tlsrpt.policy_strings = p->tlsrpt.mx_patterns = NULL;
+	p->tlsrpt.npolicy_strings = p->tlsrpt.nmx_patterns = 0;
 }
 
 const char *

@@ -16,16 +16,24 @@
  *	leniently: attribute names it does not know are skipped, names
  *	that a version may leave out are optional, everything else must
  *	come in order. Group A is kept as an ordered name/value list; the
- *	TLSA data is base64-decoded. From the attributes present it picks
- *	the context layout the client expects (r3):
- *	- TPROPS_R3_35: Postfix 3.4-3.5 (old DANE form): 21 attributes;
- *	- TPROPS_R3_36: 3.6-3.8 (the 3.7 captures): 22 attributes;
- *	- TPROPS_R3_39: 3.9 (enable_rpk): + ctos_rpk, stoc_rpk;
- *	- TPROPS_R3_310: 3.10-3.11 (tlsrpt): + rpt_reported;
- *	- TPROPS_R3_312: 3.12 development (trace_size_limit):
- *	  + trace_size_limit.
- *	A 3.4/3.5 client is recognised only by its DANE encoding (dane=1);
- *	without TLSA data it gets the 3.6 layout.
+ *	TLSA data is base64-decoded; the TLSRPT block (3.10+ built with
+ *	USE_TLSRPT) and forced_failure_type are decoded too. The client's
+ *	version is told from attributes that every build of it sends
+ *	(version: 305, 306 for 3.6-3.7, 308 ... 312):
+ *	- 3.12: tls_fast_shutdown_enable, or the start props' own
+ *	  log_param/log_level and trace_size_limit;
+ *	- 3.11: forced_failure_type, without tls_legacy_public_key_fingerprints;
+ *	- 3.10: forced_failure_type (the TLSRPT block only in USE_TLSRPT
+ *	  builds, so it is not the mark);
+ *	- 3.9: enable_rpk; 3.8: tls_ffdhe_auto_groups;
+ *	- 3.4/3.5: the old DANE encoding (dane=1 without domain/count);
+ *	  without TLSA data such a client looks like 3.6.
+ *	From it follows the context layout the client expects (r3):
+ *	- TPROPS_R3_35: 3.4-3.5: 21 attributes;
+ *	- TPROPS_R3_36: 3.6-3.8: 22 attributes;
+ *	- TPROPS_R3_39: 3.9: + ctos_rpk, stoc_rpk;
+ *	- TPROPS_R3_310: 3.10-3.11: + rpt_reported (every build);
+ *	- TPROPS_R3_312: 3.12: + trace_size_limit.
  *
  *	The decoded strings point into the record, which must outlive
  *	the struct; tprops_client_free() releases what the struct owns
@@ -94,6 +102,26 @@ struct tprops_tlsa {
 	size_t		 len;
 };
 
+/* The TLSRPT block of a 3.10+ request (USE_TLSRPT builds). */
+struct tprops_tlsrpt {
+	unsigned int	 enabled;	/* tlsrpt=1: the rest is set */
+	const char	*socket_name;
+	const char	*policy_domain;
+	const char	*policy_string;
+	unsigned int	 policy_type;
+	const char	**policy_strings;	/* owned array */
+	size_t		 npolicy_strings;
+	const char	*tls_policy_domain;
+	const char	**mx_patterns;		/* owned array */
+	size_t		 nmx_patterns;
+	const char	*snd_mta_addr;
+	const char	*rcv_mta_name;
+	const char	*rcv_mta_addr;
+	const char	*rcv_mta_ehlo;
+	unsigned int	 skip_reused_hs;
+	unsigned int	 flags;
+};
+
 struct tprops_client {
 	/* Group A: TLS_CLIENT_PARAMS, in request order. */
 	struct tprops_kv params[TPROPS_PARAMS_MAX];
@@ -133,10 +161,61 @@ struct tprops_client {
 	struct tprops_tlsa *tlsa;	/* owned */
 	size_t		 ntlsa;
 	int		 legacy_dane;	/* 3.4/3.5 TLSA encoding (not used) */
+	int		 has_tlsrpt;	/* the request has a TLSRPT block */
+	struct tprops_tlsrpt tlsrpt;
+	const char	*forced_failure;	/* 3.10+: external policy failure, or NULL */
+	unsigned int	 version;	/* 305, 306 (3.6-3.7), 308 ... 312 */
 	enum tprops_r3	 r3;		/* context layout to answer with */
 };
 
 int	tprops_client_decode(const struct attr_rec *, struct tprops_client *,
+	    char *err, size_t errlen);
+
+/*
+ * 3.12 server role: postscreen (and smtpd) follow the request with the
+ * server TLS settings: TLS_SERVER_PARAMS, TLS_SERVER_INIT_PROPS and
+ * TLS_SERVER_START_PROPS in one record. tprops_server_decode() reads
+ * it strictly by position (every attribute of the three groups, in
+ * order; unknown extra ones after a group are skipped).
+ */
+struct tprops_server {
+	struct tprops_kv params[TPROPS_PARAMS_MAX];	/* group A, in order */
+	size_t		 nparams;
+	/* Group B: TLS_SERVER_INIT_PROPS. */
+	const char	*log_param;
+	const char	*log_level;
+	unsigned int	 verifydepth;
+	const char	*cache_type;
+	unsigned int	 set_sessid;
+	const char	*chain_files;
+	const char	*cert_file;
+	const char	*key_file;
+	const char	*dcert_file;
+	const char	*dkey_file;
+	const char	*eccert_file;
+	const char	*eckey_file;
+	const char	*CAfile;
+	const char	*CApath;
+	const char	*protocols;
+	const char	*eecdh_grade;
+	const char	*dh1024_param_file;
+	const char	*dh512_param_file;
+	unsigned int	 ask_ccert;
+	const char	*mdalg;
+	/* Group C: TLS_SERVER_START_PROPS. */
+	unsigned int	 timeout;
+	unsigned int	 enable_rpk;
+	unsigned int	 requirecert;
+	const char	*serverid;
+	const char	*namaddr;
+	const char	*cipher_grade;
+	const char	*cipher_exclusions;
+	const char	*start_mdalg;
+	unsigned int	 trace_size_limit;
+	const char	*trace_peer;
+};
+
+int	tprops_server_decode(const struct attr_rec *, struct tprops_server *,
 	    char *err, size_t errlen);
 void	tprops_client_free(struct tprops_client *);
 /* Value of a group A parameter, or NULL when the request has none. */

@@ -447,10 +447,13 @@ class Handoff:
 
     def request(self, flags=None):
         a = self.args
-        return attr_record([("remote_endpoint", self.endpoint),
-                            ("flags", a.flags if flags is None else flags),
-                            ("timeout", a.timeout1), ("timeout", a.timeout2),
-                            ("serverid", a.serverid)])
+        q1 = attr_record([("remote_endpoint", self.endpoint),
+                          ("flags", a.flags if flags is None else flags),
+                          ("timeout", a.timeout1), ("timeout", a.timeout2),
+                          ("serverid", a.serverid)])
+        if a.server_props is None or (flags is not None and flags & 2):
+            return q1
+        return q1 + server_props(self.endpoint, a.server_props)
 
     def send(self, data, tolerate_closed=False):
         try:
@@ -581,6 +584,43 @@ def session_hold(args, pfx):
             time.sleep(0.2)
     finally:
         h.close()
+
+
+def server_props(endpoint, size):
+    """Postfix 3.12 postscreen's second record: its server TLS settings
+    (params, init and start props, 52 attributes), about SIZE bytes long
+    (a long CApath makes up the difference)."""
+    params = [("config_file", "default"), ("config_name", ""),
+              ("tls_high_cipherlist", "aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH"),
+              ("tls_medium_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH"),
+              ("tls_null_cipherlist", "eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL"),
+              ("tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp384r1 secp521r1"),
+              ("tls_eecdh_strong_curve", "prime256v1"), ("tls_eecdh_ultra_curve", "secp384r1"),
+              ("tls_ffdhe_auto_groups", "ffdhe2048 ffdhe3072"), ("tls_disable_workarounds", ""),
+              ("tls_ssl_options", ""), ("tlsmgr_service_name", "tlsmgr"),
+              ("tls_session_ticket_cipher", "aes-256-cbc"), ("tls_daemon_random_bytes", 32),
+              ("tls_append_default_CA", 0), ("tls_preempt_cipherlist", 0),
+              ("tls_wildcard_matches_multiple_labels", 1), ("tls_server_sni_maps", ""),
+              ("tls_fast_shutdown_enable", 1), ("tls_trust_server_ccerts", 0)]
+    init = [("log_param", "postscreen_tls_loglevel"), ("log_level", "1"),
+            ("verifydepth", 9), ("cache_type", "smtpd"), ("set_sessid", 1),
+            ("chain_files", ""), ("cert_file", ""), ("key_file", ""),
+            ("dcert_file", ""), ("dkey_file", ""), ("eccert_file", ""),
+            ("eckey_file", ""), ("CAfile", ""), ("CApath", ""),
+            ("protocols", ">=TLSv1"), ("eecdh_grade", "auto"),
+            ("dh1024_param_file", ""), ("dh512_param_file", ""),
+            ("ask_ccert", 0), ("mdalg", "sha256")]
+    start = [("log_param", "postscreen_tls_loglevel"), ("log_level", "1"),
+             ("timeout", 300), ("enable_rpk", 0), ("requirecert", 0),
+             ("serverid", "smtp"), ("namaddr", endpoint), ("cipher_grade", "medium"),
+             ("cipher_exclusions", ""), ("mdalg", "sha256"),
+             ("trace_size_limit", 102400), ("trace_peer", endpoint.strip("[]").split("]")[0])]
+    rec = attr_record(params + init + start)
+    pad = max(0, size - len(rec))
+    if pad:
+        init = [(n, "/nonexistent/" + "x" * pad if n == "CApath" else v) for n, v in init]
+        rec = attr_record(params + init + start)
+    return rec
 
 
 def session_bad(args, pfx):
@@ -838,6 +878,9 @@ def main():
     ap.add_argument("--timeout2", type=int, default=300, help="session timeout")
     ap.add_argument("--serverid", default="smtpd")
     ap.add_argument("--q2-file", help="client-role Q2 record (client-role mode)")
+    ap.add_argument("--server-props", type=int, metavar="BYTES",
+                    help="send a Postfix 3.12 server TLS settings record of about "
+                    "BYTES after the server-role request, in the same write")
     ap.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
     ap.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
     ap.add_argument("--servername", help="SNI to send (default: none)")

@@ -554,7 +554,8 @@ for r in fpbad verifybad securebad; do
 done
 tp_expect_log "$LOG" "certificate verification failed for 127.0.0.1[127.0.0.1]:$P_FPBAD: num=65:no matching DANE TLSA records"
 tp_expect_log "$LOG" "certificate verification failed for 127.0.0.1[127.0.0.1]:$P_VERBAD: num=62:hostname mismatch"
-tp_expect_log "$LOG" "certificate verification failed for 127.0.0.1[127.0.0.1]:$P_SECBAD: num=62:hostname mismatch"
+# An IP-literal next hop: the name check is an IP address check.
+tp_expect_log "$LOG" "certificate verification failed for 127.0.0.1[127.0.0.1]:$P_SECBAD: num=64:IP address mismatch"
 show_smtp 'TLS connection|status='
 
 step "B5. no warnings"

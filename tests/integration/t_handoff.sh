@@ -44,10 +44,26 @@ tp_hc_ok "$T/one.out" "one session: TLSv1.3, RSA certificate, 1 MiB each way, lo
     --expect-key RSA --expect-protocol TLSv1.3 --expect-cipher TLS_AES_256_GCM_SHA384
 EP=$(tp_endpoint "$T/one.out")
 tp_expect_msg "$LOG" "CONNECT from $EP"
-tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256"
+tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange x25519 server-signature RSA-PSS (2048 bits) server-digest SHA256"
 tp_expect_msg "$LOG" "DISCONNECT $EP"
 tp_expect_order "$LOG" "CONNECT from $EP" "Anonymous TLS connection established from $EP:" "DISCONNECT $EP"
 tp_expect_no_log "$LOG" "handshake failed"
+
+# Postfix 3.12 postscreen: its server TLS settings follow the request in
+# the same write, before the status; read by the protocol, even when the
+# two records are far longer than one read.
+for size in 1400 12000; do
+	tp_hc_ok "$T/q312-$size.out" "3.12 request with a $size-byte server settings record" \
+	    --socket "$S" --bytes 65536 --serverid smtp --server-props "$size" \
+	    --expect-protocol TLSv1.3
+done
+EP=$(tp_endpoint "$T/q312-12000.out")
+tp_expect_msg "$LOG" "DISCONNECT $EP"
+tp_expect_msg "$LOG" "warning: request from tlsproxy server with unexpected settings"
+tp_expect_log "$LOG" "warning: server settings that differ from this daemon's: "
+n=$(tp_log_count "$LOG" "request from tlsproxy server with unexpected settings")
+[ "$n" = 2 ] || tp_fail "the server settings warning was logged $n times, not once per distinct difference (2)"
+tp_ok "one warning per distinct difference"
 
 tp_hc_ok "$T/slow.out" "backpressure: 4 MiB each way while both readers start 2 s late" \
     --socket "$S" --bytes 4194304 --read-delay 2 --io-timeout "$(tp_secs 60)"
@@ -92,7 +108,7 @@ tp_hc_ok "$T/ec.out" "ECDSA-only configuration: the EC certificate is served" \
     --socket "$S" --bytes 65536 --cafile "$T/ca.pem" --expect-cn "$TP_EC_CN" --expect-key EC \
     --expect-protocol TLSv1.3
 EP=$(tp_endpoint "$T/ec.out")
-tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256"
+tp_expect_msg "$LOG" "Anonymous TLS connection established from $EP: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange x25519 server-signature ECDSA (prime256v1) server-digest SHA256"
 tp_check_log_format "$LOG" "$D" postfix
 tp_stop_daemon "$D" "$LOG"
 

@@ -525,15 +525,76 @@ test_versions(void)
 	CU_ASSERT_EQUAL(p.r3, TPROPS_R3_39);
 	CU_ASSERT_EQUAL(p.tls_level, 2);
 
-	/* 3.10/3.11: a TLSRPT block and forced_failure_type after DANE. */
+	/*
+	 * 3.10/3.11 default build: forced_failure_type, no TLSRPT block; it
+	 * still wants rpt_reported. 3.11 has no legacy fingerprint switch.
+	 */
 	{
-		static const char *const tail[] = { "tlsrpt", "0",
-		    "forced_failure_type", "", NULL };
+		static const char *const tail[] = { "forced_failure_type", "",
+		    NULL };
 
 		CU_ASSERT_EQUAL(t_version(rel, &(struct t_edit){ { NULL },
 		    "timeout", { "enable_rpk", "0" } }, tail, &p, err,
 		    sizeof(err)), 0);
 		CU_ASSERT_EQUAL(p.r3, TPROPS_R3_310);
+		CU_ASSERT_EQUAL(p.version, 310);
+		CU_ASSERT_EQUAL(t_version(rel, &(struct t_edit){
+		    { "tls_legacy_public_key_fingerprints" }, "timeout",
+		    { "enable_rpk", "0" } }, tail, &p, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(p.r3, TPROPS_R3_310);
+		CU_ASSERT_EQUAL(p.version, 311);
+	}
+
+	/* 3.10/3.11 USE_TLSRPT build: the block, disabled and enabled. */
+	{
+		static const char *const off[] = { "tlsrpt", "0",
+		    "forced_failure_type", "", NULL };
+		static const char *const on[] = { "tlsrpt", "1",
+		    "rpt_socket_name", "/run/tlsrpt.sock",
+		    "rpt_policy_domain", "example.org",
+		    "rpt_policy_string", "v=TLSRPTv1; rua=mailto:r@example.org",
+		    "tls_policy_type", "2", "argv_size", "2",
+		    "argv_value", "version: STSv1", "argv_value", "mode: enforce",
+		    "tls_policy_domain", "example.org", "argv_size", "1",
+		    "argv_value", "*.mx.example.org", "snd_mta_addr", "192.0.2.1",
+		    "rcv_mta_name", "mx1.mx.example.org", "rcv_mta_addr",
+		    "198.51.100.2", "rcv_mta_ehlo", "", "skip_reused_hs", "1",
+		    "flags", "3", "forced_failure_type", "sts-webpki-invalid",
+		    NULL };
+		struct tprops_client q;
+
+		CU_ASSERT_EQUAL(t_version(rel, &(struct t_edit){ { NULL },
+		    "timeout", { "enable_rpk", "0" } }, off, &p, err,
+		    sizeof(err)), 0);
+		CU_ASSERT_EQUAL(p.r3, TPROPS_R3_310);
+		CU_ASSERT_EQUAL(p.has_tlsrpt, 1);
+		CU_ASSERT_EQUAL(p.tlsrpt.enabled, 0);
+		/* Decoded here (t_version frees what it decoded). */
+		{
+			struct attr_rec rec;
+			struct t_buf b;
+			size_t	 j;
+
+			CU_ASSERT_FATAL(t_record(rel, &rec, &b) == 0);
+			free(b.p);
+			for (j = 0; on[j] != NULL; j += 2)
+				(void)attr_rec_add(&rec, on[j], on[j + 1]);
+			CU_ASSERT_EQUAL_FATAL(tprops_client_decode(&rec, &q, err,
+			    sizeof(err)), 0);
+			CU_ASSERT_EQUAL(q.tlsrpt.enabled, 1);
+			CU_ASSERT_STRING_EQUAL(q.tlsrpt.policy_domain, "example.org");
+			CU_ASSERT_EQUAL(q.tlsrpt.policy_type, 2);
+			CU_ASSERT_EQUAL(q.tlsrpt.npolicy_strings, 2);
+			CU_ASSERT_STRING_EQUAL(q.tlsrpt.policy_strings[1], "mode: enforce");
+			CU_ASSERT_EQUAL(q.tlsrpt.nmx_patterns, 1);
+			CU_ASSERT_STRING_EQUAL(q.tlsrpt.rcv_mta_name, "mx1.mx.example.org");
+			CU_ASSERT_EQUAL(q.tlsrpt.skip_reused_hs, 1);
+			CU_ASSERT_EQUAL(q.tlsrpt.flags, 3);
+			CU_ASSERT_STRING_EQUAL(q.forced_failure, "sts-webpki-invalid");
+			CU_ASSERT_EQUAL(q.nmatch, 0);	/* lists stay apart */
+			tprops_client_free(&q);
+			attr_rec_free(&rec);
+		}
 	}
 
 	/* 3.12: log_param/log_level first in the start props, trace at the end. */
@@ -546,6 +607,7 @@ test_versions(void)
 		    { "log_param", "smtp_tls_loglevel", "log_level", "1" } }, tail,
 		    &p, err, sizeof(err)), 0);
 		CU_ASSERT_EQUAL(p.r3, TPROPS_R3_312);
+		CU_ASSERT_EQUAL(p.version, 312);
 		CU_ASSERT_EQUAL(p.timeout, 300);
 		CU_ASSERT_STRING_EQUAL(p.namaddr, "127.0.0.1[127.0.0.1]:2526");
 	}
@@ -796,6 +858,8 @@ struct t_case {
 	struct tprops_tlsa tlsa[3];
 	size_t		 ntlsa;
 	const char	*dane_domain;
+	unsigned int	 pf_version;	/* the requester's release; 0: 3.7 */
+	const char	*forced;	/* forced_failure_type */
 };
 
 struct t_result {
@@ -860,6 +924,8 @@ t_run(const struct t_case *c, struct t_result *res)
 	sp.tlsa = c->tlsa;
 	sp.ntlsa = c->ntlsa;
 	sp.cache = 1;
+	sp.pf_version = c->pf_version ? c->pf_version : 306;
+	sp.forced_failure = c->forced;
 
 	CU_ASSERT_FATAL((ctx = tlsc_ctx_get(&ip, err, sizeof(err))) != NULL);
 	cl = tlsc_ssl_new(ctx, &sp, err, sizeof(err));
@@ -980,6 +1046,41 @@ test_level_verify(void)
 	    7, 29, "Verified TLS");
 	t_expect("verify no names", &(struct t_case){ .level = TPROPS_LEV_VERIFY,
 	    .CAfile = t_cafile }, 7, 1, "could not configure peer name checks");
+}
+
+/* Where Postfix releases differ, the requester's release is followed. */
+static void
+test_versions_differ(void)
+{
+	/* 3.10+: OpenSSL's group name for the key exchange. */
+	t_expect("3.11 may", &(struct t_case){ .level = TPROPS_LEV_MAY,
+	    .match = { "v311" }, .pf_version = 311 }, 1, 1,
+	    "Untrusted TLS connection established to sink.test[127.0.0.1]:2526: TLSv1.3 "
+	    "with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange x25519 "
+	    "server-signature RSA-PSS (2048 bits) server-digest SHA256");
+	t_expect("3.9 may", &(struct t_case){ .level = TPROPS_LEV_MAY,
+	    .match = { "v309" }, .pf_version = 309 }, 1, 1, "(256/256 bits) key-exchange X25519 server");
+	/* 3.10.4+: a good chain with the wrong name is Trusted, not matched. */
+	t_expect("3.11 verify wrong name", &(struct t_case){ .level =
+	    TPROPS_LEV_VERIFY, .CAfile = t_cafile, .host = "other.test",
+	    .match = { "hostname", "v311.invalid" }, .pf_version = 311 }, 7, 5,
+	    "Trusted TLS connection established to sink.test");
+	CU_ASSERT_PTR_NOT_NULL(strstr(t_log, "num=62:hostname mismatch"));
+	t_expect("3.9 verify wrong name", &(struct t_case){ .level =
+	    TPROPS_LEV_VERIFY, .CAfile = t_cafile, .host = "other.test",
+	    .match = { "hostname", "v309.invalid" }, .pf_version = 309 }, 7, 1,
+	    "Untrusted TLS connection established to sink.test");
+	/* Without the CA the chain error wins over the name: Untrusted. */
+	t_expect("3.11 verify wrong name, no CA", &(struct t_case){ .level =
+	    TPROPS_LEV_VERIFY, .host = "other.test", .match = { "hostname",
+	    "v311-noca.invalid" }, .pf_version = 311 }, 7, 1, "untrusted issuer /CN=Test CA");
+	/* 3.10+: an outside policy failure makes authentication fail. */
+	t_expect("3.11 forced failure", &(struct t_case){ .level =
+	    TPROPS_LEV_VERIFY, .CAfile = t_cafile, .match = { "hostname",
+	    "v311-forced.invalid" }, .pf_version = 311,
+	    .forced = "sts-webpki-invalid" }, 7, 1,
+	    "certificate verification failed for sink.test[127.0.0.1]:2526: "
+	    "external policy failure (sts-webpki-invalid)");
 }
 
 static void
@@ -1220,6 +1321,7 @@ main(void)
 		{ "level: fingerprint", test_level_fingerprint },
 		{ "level: verify", test_level_verify },
 		{ "level: secure", test_level_secure },
+		{ "Postfix release differences", test_versions_differ },
 		{ "level: dane, dane-only, half-dane", test_level_dane },
 		{ "session resumption", test_resume },
 		{ "context cache", test_ctx_cache },
