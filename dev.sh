@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 TOP=$(pwd)
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libssl-dev libconfig-dev libcunit1-dev openssl python3"
-TEST_PKGS="swaks postfix procps valgrind libc6-dbg"
+TEST_PKGS="swaks postfix procps valgrind libc6-dbg libdb-dev m4"
 
 need_pkgs() {
     local missing=() p
@@ -103,6 +103,8 @@ test)
     esac
     build "$dir" "${args[@]}"
     export SHARED_DIR=${SHARED_DIR:-$TOP/../shared}
+    # Postfix releases built for the version tests, shared by the builds.
+    export TLSPROXY_PF_BUILDS=${TLSPROXY_PF_BUILDS:-$TOP/build-postfix}
     # halt_on_error: a sanitizer finding fails the test that triggered it.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -83,15 +83,15 @@ CFG_PARAM(tls_append_default_CA, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL,
     "Append the system's default CA certificates to those of *_tls_CAfile and *_tls_CApath.")
 CFG_PARAM(tls_daemon_random_bytes, CFG_INT, CFG_F_PER_LISTENER, "32", 1, 1024, NULL, CFG_SEC_GLOBAL,
     "Number of pseudo-random bytes used to seed the internal PRNG.")
-CFG_PARAM(tls_high_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_high_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"high\" cipher grade.")
-CFG_PARAM(tls_medium_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_medium_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"medium\" cipher grade.")
-CFG_PARAM(tls_low_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
-    "OpenSSL cipher list for the \"low\" cipher grade.")
-CFG_PARAM(tls_export_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH", 0, 0, NULL, CFG_SEC_GLOBAL,
-    "OpenSSL cipher list for the \"export\" cipher grade.")
-CFG_PARAM(tls_null_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "eNULL:!aNULL", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_low_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
+    "OpenSSL cipher list for the \"low\" grade; empty: the medium list (Postfix >= 3.8).")
+CFG_PARAM(tls_export_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
+    "OpenSSL cipher list for the \"export\" grade; empty: the medium list (Postfix >= 3.8).")
+CFG_PARAM(tls_null_cipherlist, CFG_STR, CFG_F_PER_LISTENER, "eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL", 0, 0, NULL, CFG_SEC_GLOBAL,
     "OpenSSL cipher list for the \"null\" grade: authentication without encryption.")
 CFG_PARAM(tls_eecdh_strong_curve, CFG_STR, CFG_F_PER_LISTENER, "prime256v1", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Elliptic curve for the \"strong\" EECDH grade.")
@@ -113,8 +113,10 @@ CFG_PARAM(tls_session_ticket_cipher, CFG_STR, CFG_F_PER_LISTENER, "aes-256-cbc",
     "Cipher that encrypts RFC 5077 session tickets.")
 CFG_PARAM(openssl_path, CFG_STR, 0, "openssl", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Location of the openssl(1) command.")
-CFG_PARAM(tls_eecdh_auto_curves, CFG_STR, CFG_F_PER_LISTENER, "X25519 X448 prime256v1 secp521r1 secp384r1", 0, 0, NULL, CFG_SEC_GLOBAL,
+CFG_PARAM(tls_eecdh_auto_curves, CFG_STR, CFG_F_PER_LISTENER, "X25519 X448 prime256v1 secp384r1 secp521r1", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Elliptic curves offered for key exchange, most preferred first.")
+CFG_PARAM(tls_ffdhe_auto_groups, CFG_STR, CFG_F_PER_LISTENER, "ffdhe2048 ffdhe3072", 0, 0, NULL, CFG_SEC_GLOBAL,
+    "Finite-field (RFC 7919) groups offered after the curves, most preferred first.")
 CFG_PARAM(tls_server_sni_maps, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_GLOBAL,
     "Lookup tables from SNI names to keys and certificate chains.")
 CFG_PARAM(tls_fast_shutdown_enable, CFG_BOOL, CFG_F_PER_LISTENER, "yes", 0, 0, NULL, CFG_SEC_GLOBAL,

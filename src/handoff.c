@@ -224,7 +224,6 @@ static const struct {
 	{ "tls_ssl_options", "" },
 	{ "tls_dane_digests", "sha512 sha256" },
 	{ "tls_wildcard_matches_multiple_labels", "1" },
-	{ "tls_ffdhe_auto_groups", "ffdhe2048 ffdhe3072" },
 };
 
 #define HANDOFF_DIFF_SEEN	16	/* distinct differences warned about */
@@ -232,20 +231,33 @@ static pthread_mutex_t handoff_diff_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t handoff_diff_seen[HANDOFF_DIFF_SEEN];	/* handoff_diff_lock */
 static size_t handoff_diff_next;
 
-/* handoff_our_param - our value of a group A parameter, as sent on the wire */
+/* handoff_our_name - our parameter for a request's attribute, or NULL */
 static const char *
-handoff_our_param(const struct cfg *cfg, const char *name)
+handoff_our_name(const char *name)
 {
-	const char *ours = name, *v;
 	size_t	 i;
 
 	if (strcmp(name, "config_file") == 0)
-		ours = "tls_config_file";
-	else if (strcmp(name, "config_name") == 0)
-		ours = "tls_config_name";
-	for (i = 0; i < cfg_param_count(); i++) {
-		if (strcmp(cfg_param_name(i), ours) != 0)
-			continue;
+		return ("tls_config_file");
+	if (strcmp(name, "config_name") == 0)
+		return ("tls_config_name");
+	for (i = 0; i < cfg_param_count(); i++)
+		if (strcmp(cfg_param_name(i), name) == 0)
+			return (cfg_param_name(i));
+	return (NULL);
+}
+
+/*
+ * handoff_our_param - our value of a request attribute, as sent on the
+ * wire (booleans as 1/0), or NULL when we have no such setting
+ */
+static const char *
+handoff_our_param(const struct cfg *cfg, const char *name)
+{
+	const char *ours = handoff_our_name(name), *v;
+	size_t	 i;
+
+	if (ours != NULL) {
 		v = cfg_str(cfg, ours);
 		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0)
 			return ("1");
@@ -260,14 +272,85 @@ handoff_our_param(const struct cfg *cfg, const char *name)
 	return (NULL);
 }
 
-/* handoff_diff - append "name = "theirs" (ours: "ours")" when they differ */
-static size_t
-handoff_diff(char *diff, size_t len, size_t n, const char *name,
+/*
+ * Group A defaults of earlier Postfix releases (3.7 to 3.10), where
+ * they differ from ours (Postfix 3.11's): a client that sends the
+ * defaults of its release is not told it differs from a daemon left at
+ * its defaults.
+ */
+static const struct {
+	const char	*name;
+	const char	*value;
+} handoff_old_defaults[] = {
+	{ "tls_high_cipherlist", "aNULL:-aNULL:HIGH:@STRENGTH" },
+	{ "tls_medium_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH" },
+	{ "tls_low_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH" },
+	{ "tls_export_cipherlist",
+	    "aNULL:-aNULL:HIGH:MEDIUM:LOW:EXPORT:+RC4:@STRENGTH" },
+	{ "tls_null_cipherlist", "eNULL:!aNULL" },
+	{ "tls_eecdh_auto_curves", "X25519 X448 prime256v1 secp521r1 secp384r1" },
+};
+
+/* handoff_norm - a list value with single spaces: "a, b  c " is "a b c" */
+static void
+handoff_norm(char *out, size_t outlen, const char *v)
+{
+	size_t	 n = 0;
+	int	 sep = 0;
+
+	for (; *v != '\0' && n + 2 < outlen; v++) {
+		if (*v == ' ' || *v == '\t' || *v == ',') {
+			sep = n > 0;
+			continue;
+		}
+		if (sep)
+			out[n++] = ' ';
+		sep = 0;
+		out[n++] = *v;
+	}
+	out[n] = '\0';
+}
+
+/*
+ * handoff_same - does the requester's value of parameter name match
+ * ours: the same list, or both the defaults of their releases?
+ */
+static int
+handoff_same(const struct cfg *cfg, const char *param, const char *name,
     const char *theirs, const char *ours)
+{
+	char	 a[1024], b[1024];
+	size_t	 i;
+
+	handoff_norm(a, sizeof(a), theirs);
+	handoff_norm(b, sizeof(b), ours);
+	if (strcmp(a, b) == 0)
+		return (1);
+	if (param == NULL || cfg_is_set(cfg, param))
+		return (0);
+	for (i = 0; i < sizeof(handoff_old_defaults) /
+	    sizeof(handoff_old_defaults[0]); i++) {
+		if (strcmp(handoff_old_defaults[i].name, name) != 0)
+			continue;
+		handoff_norm(b, sizeof(b), handoff_old_defaults[i].value);
+		if (strcmp(a, b) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * handoff_diff - append "name = "theirs" (ours: "ours")" when they
+ * differ; param is our parameter behind ours (NULL: a fixed value)
+ */
+static size_t
+handoff_diff(const struct cfg *cfg, char *diff, size_t len, size_t n,
+    const char *name, const char *theirs, const char *param, const char *ours)
 {
 	char	 a[160], b[160];
 
-	if (n >= len || ours == NULL || strcmp(theirs, ours) == 0)
+	if (n >= len || ours == NULL || handoff_same(cfg, param, name, theirs,
+	    ours))
 		return (n);
 	sys_printable(a, sizeof(a), theirs);
 	sys_printable(b, sizeof(b), ours);
@@ -340,10 +423,13 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 
 	diff[0] = '\0';
 	for (i = 0; i < cp->nparams; i++)
-		n = handoff_diff(diff, sizeof(diff), n, cp->params[i].name,
-		    cp->params[i].value, handoff_our_param(cfg, cp->params[i].name));
+		n = handoff_diff(cfg, diff, sizeof(diff), n,
+		    cp->params[i].name, cp->params[i].value,
+		    handoff_our_name(cp->params[i].name),
+		    handoff_our_param(cfg, cp->params[i].name));
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		n = handoff_diff(diff, sizeof(diff), n, files[i].name, theirs[i],
+		n = handoff_diff(cfg, diff, sizeof(diff), n,
+		    files[i].name, theirs[i], files[i].param,
 		    cfg_str(cfg, files[i].param));
 	handoff_warn_diff("client", diff, "this daemon uses its own tls_* "
 	    "parameters and the request's certificate files; to avoid this "
@@ -386,11 +472,13 @@ handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
 
 	diff[0] = '\0';
 	for (i = 0; i < sp->nparams; i++)
-		n = handoff_diff(diff, sizeof(diff), n, sp->params[i].name,
-		    sp->params[i].value, handoff_our_param(cfg, sp->params[i].name));
+		n = handoff_diff(cfg, diff, sizeof(diff), n,
+		    sp->params[i].name, sp->params[i].value,
+		    handoff_our_name(sp->params[i].name),
+		    handoff_our_param(cfg, sp->params[i].name));
 	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-		n = handoff_diff(diff, sizeof(diff), n, ours[i].name, theirs[i],
-		    cfg_str(cfg, ours[i].param));
+		n = handoff_diff(cfg, diff, sizeof(diff), n, ours[i].name,
+		    theirs[i], ours[i].param, cfg_str(cfg, ours[i].param));
 	handoff_warn_diff("server", diff, "this daemon serves with its own "
 	    "tlsproxy_tls_* and tls_* settings; to avoid this warning, give it "
 	    "the same settings as the postscreen_tls_* (or smtpd_tls_*) ones of "
@@ -457,7 +545,7 @@ handoff_client_ssl(struct sess *s, const struct tprops_client *cp)
 	struct tlsc_init_props ip;
 	struct tlsc_start_props sp;
 	struct tlsc_ctx *ctx;
-	char	 ciphers[2048], err[512];
+	char	 ciphers[2048], err[512], groups[1024];
 	SSL	*ssl;
 
 	if (tls_cipher_list(cp->cipher_grade, cfg_str(cfg, "tls_high_cipherlist"),
@@ -482,7 +570,9 @@ handoff_client_ssl(struct sess *s, const struct tprops_client *cp)
 	ip.CApath = cp->CApath;
 	ip.append_default_CA = cfg_bool(cfg, "tls_append_default_CA");
 	ip.mdalg = *cp->init_mdalg ? cp->init_mdalg : "sha256";
-	ip.curves = cfg_str(cfg, "tls_eecdh_auto_curves");
+	snprintf(groups, sizeof(groups), "%s %s", cfg_str(cfg,
+	    "tls_eecdh_auto_curves"), cfg_str(cfg, "tls_ffdhe_auto_groups"));
+	ip.curves = groups;
 	ip.disable_workarounds = cfg_str(cfg, "tls_disable_workarounds");
 	if ((ctx = tlsc_ctx_get(&ip, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);

@@ -113,6 +113,7 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 	p.CApath = cfg_str(cfg, "tlsproxy_tls_CApath");
 	p.append_default_CA = cfg_bool(cfg, "tls_append_default_CA");
 	p.curves = cfg_str(cfg, "tls_eecdh_auto_curves");
+	p.ffdhe = cfg_str(cfg, "tls_ffdhe_auto_groups");
 	p.dh_param_file = cfg_str(cfg, "tlsproxy_tls_dh1024_param_file");
 	p.ask_ccert = cfg_bool(cfg, "tlsproxy_tls_ask_ccert");
 	/* As Postfix: req_ccert only means something with encrypt. */

@@ -210,10 +210,11 @@ tls_cipher_list(const char *grade, const char *high, const char *medium,
 		base = high;
 	else if (strcasecmp(grade, "medium") == 0)
 		base = medium;
+	/* Postfix >= 3.8: low and export mean medium, unless a list is set. */
 	else if (strcasecmp(grade, "low") == 0)
-		base = low;
+		base = *low != '\0' ? low : medium;
 	else if (strcasecmp(grade, "export") == 0)
-		base = export_;
+		base = *export_ != '\0' ? export_ : medium;
 	else if (strcasecmp(grade, "null") == 0)
 		base = null;
 	else {

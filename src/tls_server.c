@@ -561,15 +561,42 @@ tlss_sni_cb(SSL *ssl, int *alert, void *arg)
 	return (SSL_TLSEXT_ERR_NOACK);
 }
 
-/* tlss_set_groups - the supported names of tls_eecdh_auto_curves, in order */
-static int
-tlss_set_groups(SSL_CTX *ctx, const char *curves, char *err, size_t errlen)
+/* tlss_groups_add - append the names of spec this OpenSSL implements */
+static void
+tlss_groups_add(SSL_CTX *probe, const char *what, const char *spec,
+    char *list, size_t len, size_t *n)
 {
-	char	 buf[1024], list[1024], *tok, *save;
+	char	 buf[1024], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	/* As Postfix: skip names this OpenSSL does not implement. */
+	for (tok = strtok_r(buf, " \t,:", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t,:", &save)) {
+		if (SSL_CTX_set1_groups_list(probe, tok) != 1) {
+			ERR_clear_error();
+			log_debug("%s: skipping unsupported group %s", what, tok);
+			continue;
+		}
+		*n += (size_t)snprintf(list + *n, len - *n, "%s%s", *n ? ":" : "",
+		    tok);
+		if (*n >= len)
+			*n = len - 1;
+	}
+}
+
+/*
+ * tlss_set_groups - the supported names of tls_eecdh_auto_curves (at
+ * least one), then of tls_ffdhe_auto_groups, in order
+ */
+static int
+tlss_set_groups(SSL_CTX *ctx, const char *curves, const char *ffdhe, char *err,
+    size_t errlen)
+{
+	char	 list[2048];
 	size_t	 n = 0;
 	SSL_CTX	*probe;
 
-	if (strlen(curves) >= sizeof(buf)) {
+	if (strlen(curves) >= 1024 || strlen(ffdhe) >= 1024) {
 		snprintf(err, errlen, "tls_eecdh_auto_curves: value too long");
 		return (-1);
 	}
@@ -577,24 +604,18 @@ tlss_set_groups(SSL_CTX *ctx, const char *curves, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return (-1);
 	}
-	strcpy(buf, curves);
 	list[0] = '\0';
-	/* As Postfix: skip names this OpenSSL does not implement. */
-	for (tok = strtok_r(buf, " \t,:", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t,:", &save)) {
-		if (SSL_CTX_set1_groups_list(probe, tok) != 1) {
-			ERR_clear_error();
-			log_debug("tls_eecdh_auto_curves: skipping unsupported group %s", tok);
-			continue;
-		}
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", n ? ":" : "", tok);
-	}
-	SSL_CTX_free(probe);
+	tlss_groups_add(probe, "tls_eecdh_auto_curves", curves, list, sizeof(list),
+	    &n);
 	if (n == 0) {
+		SSL_CTX_free(probe);
 		snprintf(err, errlen, "tls_eecdh_auto_curves: no supported group in "
 		    "\"%s\"", curves);
 		return (-1);
 	}
+	tlss_groups_add(probe, "tls_ffdhe_auto_groups", ffdhe, list, sizeof(list),
+	    &n);
+	SSL_CTX_free(probe);
 	if (SSL_CTX_set1_groups_list(ctx, list) != 1) {
 		snprintf(err, errlen, "tls_eecdh_auto_curves: cannot use \"%s\"", list);
 		ERR_clear_error();
@@ -687,7 +708,8 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 		    tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
-	if (tlss_set_groups(ctx, p->curves, err, errlen) < 0 ||
+	if (tlss_set_groups(ctx, p->curves, p->ffdhe ? p->ffdhe : "", err,
+	    errlen) < 0 ||
 	    tlss_set_dh(ctx, p->dh_param_file, err, errlen) < 0)
 		goto fail;
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tlsproxy", 8);

@@ -55,6 +55,7 @@ struct tlss_props {
 	const char	*protocols;	/* Postfix syntax, already chosen by level */
 	const char	*cipherlist;	/* OpenSSL string, already chosen by level */
 	const char	*curves;	/* tls_eecdh_auto_curves */
+	const char	*ffdhe;		/* tls_ffdhe_auto_groups, or NULL */
 	const char	*dh_param_file;	/* tlsproxy_tls_dh1024_param_file; "" or "auto" */
 	int		 ask_ccert;	/* request a client certificate */
 	int		 req_ccert;	/* require a trusted one (fail the handshake) */

@@ -220,6 +220,30 @@ tp_gen_certs() {
 	cat "$TP_TMP/rsa.pem" "$TP_TMP/ec.pem" >"$TP_TMP/ca.pem"
 }
 
+# tp_gen_pki DIR: a test CA (DIR/ca.pem, EC) and a sink certificate it
+# signed (RSA, CN and SAN $TP_SINK_NAME): DIR/sink.pem, sink.key and
+# sink-chain.pem (leaf and CA).
+TP_SINK_NAME=sink.tlsproxy.test
+tp_gen_pki() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	    -days 30 -subj "/CN=tlsproxy test CA" \
+	    -addext "basicConstraints=critical,CA:TRUE" \
+	    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	    -keyout "$d/ca.key" -out "$d/ca.pem" >"$d/gen.log" 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$TP_SINK_NAME" \
+	    -keyout "$d/sink.key" -out "$d/sink.csr" >>"$d/gen.log" 2>&1 &&
+	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n' "$TP_SINK_NAME" \
+	    >"$d/sink.ext" &&
+	openssl x509 -req -in "$d/sink.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+	    -CAcreateserial -days 30 -extfile "$d/sink.ext" \
+	    -out "$d/sink.pem" >>"$d/gen.log" 2>&1 ||
+		{ cat "$d/gen.log"; tp_hard_error "openssl could not make the test PKI"; }
+	cat "$d/sink.pem" "$d/ca.pem" >"$d/sink-chain.pem"
+	chmod 600 "$d/ca.key" "$d/sink.key"
+}
+
 # ------------------------------------------------------------ waiting and logs
 
 # tp_wait_for SECONDS CMD...: poll CMD every 0.1 s (SECONDS scaled).

@@ -32,28 +32,8 @@ Q2DIR=$SHARED_DIR/vectors/records
 step() { tp_say "=== $*"; }
 
 # ---------------------------------------------------------------- certificates
-# A test CA, and a sink certificate it signed (CN and SAN SINK_NAME).
-SINK_NAME=sink.tlsproxy.test
-gen_pki() {
-	local d=$1
-	mkdir -p "$d"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-	    -days 30 -subj "/CN=tlsproxy test CA" \
-	    -addext "basicConstraints=critical,CA:TRUE" \
-	    -addext "keyUsage=critical,keyCertSign,cRLSign" \
-	    -keyout "$d/ca.key" -out "$d/ca.pem" >"$d/gen.log" 2>&1 &&
-	openssl req -newkey rsa:2048 -nodes -subj "/CN=$SINK_NAME" \
-	    -keyout "$d/sink.key" -out "$d/sink.csr" >>"$d/gen.log" 2>&1 &&
-	printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n' "$SINK_NAME" \
-	    >"$d/sink.ext" &&
-	openssl x509 -req -in "$d/sink.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
-	    -CAcreateserial -days 30 -extfile "$d/sink.ext" \
-	    -out "$d/sink.pem" >>"$d/gen.log" 2>&1 ||
-		{ cat "$d/gen.log"; tp_hard_error "openssl could not make the test PKI"; }
-	cat "$d/sink.pem" "$d/ca.pem" >"$d/sink-chain.pem"
-	chmod 600 "$d/ca.key" "$d/sink.key"
-}
-gen_pki "$T/pki"
+SINK_NAME=$TP_SINK_NAME
+tp_gen_pki "$T/pki"
 
 # ================================================================ part A
 step "A. scripted client-role requests"

@@ -180,7 +180,7 @@ EOF
 )
 if [ "$HAVE_DSA" = 1 ]; then
 	LISTENERS="$LISTENERS
-dsa      | tlsproxy_tls_dcert_file = \"$T/dsa.pem\"; tlsproxy_tls_dkey_file = \"$T/dsa.key\";"
+dsa      | tlsproxy_tls_dcert_file = \"$T/dsa.pem\"; tlsproxy_tls_dkey_file = \"$T/dsa.key\"; tls_medium_cipherlist = \"aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH\";"
 fi
 
 declare -A LCONF LPORT

@@ -224,9 +224,13 @@ test_defaults(void)
 	EXPECT_STR(cfg_str(c, "tlsproxy_client_loglevel_parameter"),
 	    "smtp_tls_loglevel");
 	EXPECT_STR(cfg_str(c, "tlsproxy_tls_cert_file"), "");
-	EXPECT_STR(cfg_str(c, "tls_null_cipherlist"), "eNULL:!aNULL");
+	/* Postfix 3.11's defaults. */
+	EXPECT_STR(cfg_str(c, "tls_null_cipherlist"),
+	    "eNULL:!kDH:!kECDH:!aDSS:!MD5:!aNULL");
 	EXPECT_STR(cfg_str(c, "tls_eecdh_auto_curves"),
-	    "X25519 X448 prime256v1 secp521r1 secp384r1");
+	    "X25519 X448 prime256v1 secp384r1 secp521r1");
+	EXPECT_STR(cfg_str(c, "tls_ffdhe_auto_groups"), "ffdhe2048 ffdhe3072");
+	EXPECT_STR(cfg_str(c, "tls_low_cipherlist"), "");
 	EXPECT_STR(cfg_str(c, "tls_session_ticket_cipher"), "aes-256-cbc");
 	EXPECT_STR(cfg_str(c, "tls_config_file"), "default");
 	EXPECT_STR(cfg_str(c, "tls_dane_digest_agility"), "on");
@@ -255,7 +259,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_path(c), "(defaults)");
 
 	/* Table introspection, and every entry readable by name. */
-	EXPECT_INT((long)cfg_param_count(), 137);
+	EXPECT_INT((long)cfg_param_count(), 138);
 	for (i = 0; i < cfg_param_count(); i++) {
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_name(i));
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_default(i));
@@ -1359,8 +1363,8 @@ test_listener_every_name(void)
 		cfg_free(c);
 		free(errs);
 	}
-	/* 22 tls_*, 26 tlsproxy_tls_*, 2 obsolete, 29 smtpd_*. */
-	EXPECT_INT(nallowed, 77);
+	/* 23 tls_*, 26 tlsproxy_tls_*, 2 obsolete, 29 smtpd_*. */
+	EXPECT_INT(nallowed, 78);
 }
 
 static void
