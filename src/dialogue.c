@@ -618,7 +618,9 @@ dlg_command(struct dlg *d, struct dlg_buf *cin, struct dlg_buf *bout,
 	case SMTP_LINE_OK:
 		break;
 	}
-	n = smtp_line_strip(line, len);
+	/* Every CR before the LF goes, as Postfix's smtp_get() strips them. */
+	for (n = smtp_line_strip(line, len); n > 0 && line[n - 1] == '\r'; n--)
+		;
 	act = dlg_classify(d, line, n, &v, &reply, &refusal);
 	if (act == DLG_A_FORWARD && v == SMTP_V_BDAT &&
 	    dlg_bdat_args(line, n, &count, &last) < 0) {
@@ -698,7 +700,8 @@ dlg_authresp(struct dlg *d, struct dlg_buf *cin, struct dlg_buf *bout,
 	case SMTP_LINE_OK:
 		break;
 	}
-	n = smtp_line_strip(line, len);
+	for (n = smtp_line_strip(line, len); n > 0 && line[n - 1] == '\r'; n--)
+		;
 	if (memchr(line, '\r', n) != NULL || memchr(line, '\0', n) != NULL) {
 		dlg_refuse(d, DLG_REF_SYNTAX);
 		return (dlg_end(d, "malformed AUTH response", DLG_R_BACKEND, cout));

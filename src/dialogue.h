@@ -35,9 +35,9 @@
  *	- before TLS at level encrypt, anything but EHLO, HELO, NOOP,
  *	  QUIT and STARTTLS: 530;
  *	- before TLS with auth_only, AUTH: 538;
- *	- a line with a CR before its end or a NUL (a backend might split
- *	  it where we do not): 500; an over-long line: 500 (its bytes
- *	  are dropped);
+ *	- a line with a CR inside (CRs right before the LF are dropped, as
+ *	  Postfix does) or a NUL (a backend might split it where we do
+ *	  not): 500; an over-long line: 500 (its bytes are dropped);
  *	- a BDAT line that is not "BDAT count [LAST]": 521, and the
  *	  session ends (the chunk's extent is unknown, as Postfix does).
  *	The verb is the first whitespace-delimited word after any leading

@@ -180,7 +180,7 @@ frontend_run(struct sess *s)
 		(void)SSL_shutdown(s->ssl);
 		goto done;
 	}
-	relay_run(s->plain_fd, s->ssl, s->net_fd, s->idle_ms, &s->busy, &res);
+	relay_run(s->plain_fd, s->ssl, s->net_fd, s->idle_ms, 1, &s->busy, &res);
 	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to client, %llu to backend",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,

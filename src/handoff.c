@@ -201,7 +201,7 @@ handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
 		return;
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
-	    &s->busy, &res);
+	    0, &s->busy, &res);
 	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
@@ -739,7 +739,7 @@ handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
 		goto out;
 	relay_run(s->plain_fd, s->ssl, s->net_fd,
 	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
-	    &s->busy, &res);
+	    0, &s->busy, &res);
 	sess_relay_done(s, s->ssl, &res);
 	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
 	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,

@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
 
@@ -144,12 +145,18 @@ relay_net_read(SSL *ssl, int net_fd, void *buf, size_t len, int *e)
 }
 
 void
-relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
+relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms, int half_close,
     _Atomic int64_t *busy, struct relay_result *res)
 {
 	struct relay_buf *up = NULL, *down = NULL;	/* to remote, to local */
 	struct pollfd pfd[2];
-	int	 local_eof = 0, remote_eof = 0, progress, n, r, e = 0, timeout;
+	/*
+	 * Per side: *_eof, no more reading (an EOF, a close_notify or an
+	 * error); *_dead, no more writing either (an error). With a TLS
+	 * side, sent_notify: our close_notify went out.
+	 */
+	int	 local_eof = 0, remote_eof = 0, local_dead = 0, remote_dead = 0;
+	int	 sent_notify = 0, plain_shut = 0, progress, n, r, e = 0, timeout;
 	int	 plain_hup = 0, net_hup = 0, parked = 0;
 	/* Readiness: the plaintext side is polled first; TLS may hold data. */
 	int	 plain_rd = 0, plain_wr = 1, ssl_rd = 1, ssl_wr = 1;
@@ -183,19 +190,21 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 					plain_rd = 0;
 			} else if (k == 0) {
 				local_eof = 1;
-				res->end = RELAY_LOCAL_EOF;
+				if (res->end == 0)
+					res->end = RELAY_LOCAL_EOF;
 				progress = 1;
 			} else if (errno == EAGAIN || errno == EINTR) {
 				plain_rd = (errno == EINTR);
 			} else {
-				local_eof = 1;
-				res->end = RELAY_LOCAL_ERROR;
+				local_eof = local_dead = 1;
+				if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
+					res->end = RELAY_LOCAL_ERROR;
 				up->len = 0;	/* nothing sensible left to send */
 				progress = 1;
 			}
 		}
-		/* Up buffer -> TLS. */
-		if (up != NULL && up->len > 0 && !remote_eof && ssl_wr) {
+		/* Up buffer -> TLS (also after the peer's close_notify: half-close). */
+		if (up != NULL && up->len > 0 && !remote_dead && ssl_wr) {
 			ERR_clear_error();
 			if (busy)
 				*busy = sys_now_ms();
@@ -214,7 +223,7 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 					wr_want = e;
 					ssl_wr = 0;
 				} else {
-					remote_eof = 1;
+					remote_eof = remote_dead = 1;
 					res->end = RELAY_REMOTE_ERROR;
 					up->len = 0;
 					progress = 1;
@@ -234,6 +243,12 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 			r = relay_net_read(ssl, net_fd, down->data, sizeof(down->data), &e);
 			if (busy)
 				*busy = 0;
+			/*
+			 * A KeyUpdate the peer asked for goes out now, not with our
+			 * next data (the read that took it may have had no data).
+			 */
+			if (ssl != NULL && (r > 0 || e == SSL_ERROR_WANT_READ))
+				tls_key_update_answer(ssl);
 			if (r > 0) {
 				down->off = 0;
 				down->len = (size_t)r;
@@ -246,16 +261,26 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 					ssl_rd = 0;
 				} else {
 					remote_eof = 1;
-					/* A plain EOF is an end; a reset is an error. */
-					res->end = (e == SSL_ERROR_ZERO_RETURN ||
-					    (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-					    errno == 0)) ? RELAY_REMOTE_EOF : RELAY_REMOTE_ERROR;
+					/* close_notify or a plain EOF is an end; a reset is an error. */
+					if (e == SSL_ERROR_ZERO_RETURN) {
+						if (ssl != NULL)
+							STATS_INC(STAT_CLOSE_NOTIFY_RECEIVED);
+						if (res->end == 0)
+							res->end = RELAY_REMOTE_EOF;
+					} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+					    errno == 0) {
+						if (res->end == 0)
+							res->end = RELAY_REMOTE_EOF;
+					} else {
+						remote_dead = 1;
+						res->end = RELAY_REMOTE_ERROR;
+					}
 					progress = 1;
 				}
 			}
 		}
 		/* Down buffer -> plaintext out. */
-		if (down != NULL && down->len > 0 && plain_wr) {
+		if (down != NULL && down->len > 0 && !local_dead && plain_wr) {
 			if (busy)
 				*busy = sys_now_ms();
 			k = send(plain_fd, down->data + down->off, down->len, MSG_NOSIGNAL);
@@ -271,23 +296,49 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 			} else if (k < 0) {
 				/* Local side gone: nothing more can be delivered. */
 				down->len = 0;
-				if (!local_eof) {
-					local_eof = 1;
-					if (!remote_eof)
-						res->end = RELAY_LOCAL_ERROR;
-				}
+				local_eof = local_dead = 1;
+				if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
+					res->end = RELAY_LOCAL_ERROR;
 				progress = 1;
 			}
 		}
 
-		/* Ends: local EOF once pending plaintext went out; remote EOF once flushed. */
-		if (local_eof && (up == NULL || up->len == 0 || remote_eof)) {
-			if (!remote_eof && ssl != NULL)
-				tls_close_notify(ssl, net_fd, busy);
+		/*
+		 * Ends. An error ends the session at once. Without half_close,
+		 * either side's end ends it once what it sent was passed on.
+		 * With half_close, each direction ends by itself: the peer's
+		 * close_notify or EOF becomes shutdown(SHUT_WR) toward the local
+		 * side, the local side's EOF our close_notify, and the session
+		 * ends when both directions have.
+		 */
+		if (remote_dead || local_dead)
 			break;
+		if (remote_eof && (down == NULL || down->len == 0)) {
+			if (!half_close || local_eof)
+				break;
+			if (!plain_shut) {
+				(void)shutdown(plain_fd, SHUT_WR);
+				plain_shut = 1;
+				STATS_INC(STAT_HALF_CLOSES);
+				progress = 1;
+			}
 		}
-		if (remote_eof && (down == NULL || down->len == 0 || local_eof))
-			break;
+		if (local_eof && (up == NULL || up->len == 0)) {
+			if (!half_close || remote_eof)
+				break;
+			if (!sent_notify && ssl != NULL) {
+				sent_notify = 1;
+				STATS_INC(STAT_HALF_CLOSES);
+				if (tls_close_notify(ssl, net_fd, busy) == 0)
+					STATS_INC(STAT_CLOSE_NOTIFY_SENT);
+				progress = 1;
+			} else if (ssl == NULL && !sent_notify) {
+				sent_notify = 1;
+				(void)shutdown(net_fd, SHUT_WR);
+				STATS_INC(STAT_HALF_CLOSES);
+				progress = 1;
+			}
+		}
 
 		if (progress) {
 			parked = 0;
@@ -368,6 +419,13 @@ relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 		    SSL_ERROR_WANT_WRITE) | POLLHUP | POLLERR))
 			ssl_wr = 1;
 	}
+	/*
+	 * A healthy TLS session ends with our close_notify (answering the
+	 * peer's, if any), an idle one too; not after a TLS error or reset.
+	 */
+	if (ssl != NULL && !sent_notify && !remote_dead &&
+	    tls_close_notify(ssl, net_fd, busy) == 0)
+		STATS_INC(STAT_CLOSE_NOTIFY_SENT);
 	free(up);
 	free(down);
 }

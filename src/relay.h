@@ -4,22 +4,30 @@
  * SYNOPSIS
  *	#include "relay.h"
  * DESCRIPTION
- *	relay_run() moves raw bytes both ways until either side ends.
- *	There is no half-close, as in Postfix's tlsproxy:
- *	- EOF or error on the plaintext side: pending plaintext is
- *	  encrypted and sent, then one TLS close_notify (not waiting for
- *	  the peer's), and the session ends;
- *	- close_notify, EOF or error from the TLS peer: the plaintext
- *	  already decrypted is written out, then the session ends.
+ *	relay_run() moves raw bytes both ways until the session ends.
+ *	How it ends depends on half_close:
+ *	- half_close (TCP frontends, as HAProxy does): each direction ends
+ *	  by itself. The TLS peer's close_notify or EOF becomes
+ *	  shutdown(SHUT_WR) toward the plaintext side, whose answer is
+ *	  still relayed; the plaintext side's EOF becomes our close_notify,
+ *	  and the peer's requests are still relayed. The session ends when
+ *	  both directions have ended (or on an error or the idle timeout);
+ *	- no half_close (handoff, as in Postfix's tlsproxy): EOF or error on
+ *	  the plaintext side: pending plaintext is encrypted and sent, then
+ *	  the session ends; close_notify, EOF or error from the TLS peer:
+ *	  the plaintext already decrypted is written out, then the session
+ *	  ends.
+ *	A healthy TLS session always ends with our close_notify (it
+ *	answers the peer's); not after a TLS error or a reset. A KeyUpdate
+ *	the peer asks for is answered at once, not with our next data.
+ *	Counted: close_notify_sent, close_notify_received, half_closes.
+ *
  *	One bounded buffer per direction gives backpressure: while a
  *	buffer is full, its source is not read.
  *
  *	The session also ends when neither side moves a byte for
  *	idle_ms. busy, when not NULL, is stamped with the time while the
  *	worker is inside a read/write/OpenSSL call (for the watchdog).
- *
- *	With ssl NULL, net_fd is relayed as plain bytes too (an SMTP
- *	session whose client never took STARTTLS).
  *
  *	The caller owns both fds and the SSL; relay_run() closes nothing.
  * DIAGNOSTICS
@@ -48,7 +56,7 @@ struct relay_result {
 };
 
 void	relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
-	    _Atomic int64_t *busy, struct relay_result *res);
+	    int half_close, _Atomic int64_t *busy, struct relay_result *res);
 const char *relay_end_str(enum relay_end);
 
 #endif

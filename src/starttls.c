@@ -66,6 +66,7 @@ struct stls {
 	int		 cmd_ms;	/* command_timeout */
 	int		 idle_ms;	/* idle_timeout: message content */
 	const char	*end;		/* how it ended (static text) */
+	int		 b_shut;	/* the client's EOF passed on to the backend */
 	uint64_t	 counted[DLG_NREFUSALS];	/* refusals in the stats */
 	unsigned int	 logged;	/* refusal kinds logged (1 << DLG_REF_*) */
 	struct stls_side c, b;		/* client, backend */
@@ -99,8 +100,10 @@ stls_tls_fail(struct stls *st, int r, short *want)
 	}
 	st->c.eof = 1;
 	/* close_notify, or a plain EOF, is an end; anything else an error. */
-	if (!(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL &&
-	    ERR_peek_error() == 0 && errno == 0))) {
+	if (e == SSL_ERROR_ZERO_RETURN)
+		STATS_INC(STAT_CLOSE_NOTIFY_RECEIVED);
+	else if (!(e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+	    errno == 0)) {
 		st->c.broken = 1;
 		tls_log_errors();
 	}
@@ -130,10 +133,14 @@ stls_read(struct stls *st, struct stls_side *x, struct dlg_buf *buf)
 		if (r > 0) {
 			buf->len += (size_t)r;
 			x->in += (uint64_t)r;
+			/* A KeyUpdate the client asked for goes out now. */
+			tls_key_update_answer(st->s->ssl);
 			return (1);
 		}
-		if ((r = stls_tls_fail(st, r, &x->rd_want)) == 0)
+		if ((r = stls_tls_fail(st, r, &x->rd_want)) == 0) {
 			x->rd = 0;
+			tls_key_update_answer(st->s->ssl);
+		}
 		return (r);
 	}
 	k = read(x->fd, p, room);
@@ -486,14 +493,29 @@ stls_loop(struct stls *st)
 			/* Whatever the backend said last reaches the client as it is. */
 			(void)dlg_buf_put(&st->cout, st->bin.data + st->bin.off,
 			    st->bin.len);
-			st->end = st->b.broken ? "backend I/O error" :
-			    "backend disconnected";
+			if (st->end == NULL || st->b.broken)
+				st->end = st->b.broken ? "backend I/O error" :
+				    "backend disconnected";
 			return;
 		}
 		if (st->c.eof) {
-			st->end = st->c.broken ? "client I/O error" :
-			    "client disconnected";
-			return;
+			if (st->c.broken) {
+				st->end = "client I/O error";
+				return;
+			}
+			/*
+			 * A half-close: what the client sent goes to the backend,
+			 * then its EOF; the backend's answers still reach the
+			 * client until the backend closes.
+			 */
+			if (st->end == NULL)
+				st->end = "client disconnected";
+			if (!st->b_shut && st->bout.len == 0) {
+				(void)shutdown(st->b.fd, SHUT_WR);
+				st->b_shut = 1;
+				STATS_INC(STAT_HALF_CLOSES);
+				progress = 1;
+			}
 		}
 		if (progress) {
 			last = sys_now_ms();
@@ -519,7 +541,8 @@ stls_finish(struct stls *st)
 		st->c.broken = 1;
 	if (st->tls && !st->c.broken) {
 		/* Our close_notify, and the session stays resumable. */
-		tls_close_notify(s->ssl, s->net_fd, &s->busy);
+		if (tls_close_notify(s->ssl, s->net_fd, &s->busy) == 0)
+			STATS_INC(STAT_CLOSE_NOTIFY_SENT);
 		tls_mark_clean(s->ssl);
 	}
 	sess_count_bytes(s, st->c.out, st->b.out);

@@ -44,6 +44,9 @@ static const char *const stats_names[STAT_NCOUNTERS] = {
 	[STAT_SMTP_REFUSED_AUTH_PLAINTEXT] = "smtp_refused_auth_plaintext",
 	[STAT_SMTP_REFUSED_ENCRYPT] = "smtp_refused_encrypt",
 	[STAT_SMTP_REFUSED_SYNTAX] = "smtp_refused_syntax",
+	[STAT_CLOSE_NOTIFY_SENT] = "close_notify_sent",
+	[STAT_CLOSE_NOTIFY_RECEIVED] = "close_notify_received",
+	[STAT_HALF_CLOSES] = "half_closes",
 };
 
 /* Listener counters: a list that only grows (main thread); read anywhere. */

@@ -50,6 +50,10 @@ enum stat_id {
 	STAT_SMTP_REFUSED_AUTH_PLAINTEXT,
 	STAT_SMTP_REFUSED_ENCRYPT,
 	STAT_SMTP_REFUSED_SYNTAX,
+	/* Connection shutdown. */
+	STAT_CLOSE_NOTIFY_SENT,
+	STAT_CLOSE_NOTIFY_RECEIVED,
+	STAT_HALF_CLOSES,		/* one direction ended, the other goes on */
 	STAT_NCOUNTERS
 };
 

@@ -908,7 +908,6 @@ tkey_cb(SSL *ssl, unsigned char key_name[TKEY_NAME_LEN], unsigned char *iv,
 	size_t	 i, at = 0;
 	int	 found = 0, ivlen, ret = -1;
 
-	(void)ssl;
 	tkey_rdlock();
 	if (enc) {
 		if ((found = tkey_st->nkeys > 0) != 0)
@@ -944,10 +943,16 @@ tkey_cb(SSL *ssl, unsigned char key_name[TKEY_NAME_LEN], unsigned char *iv,
 	} else {
 		if (EVP_DecryptInit_ex2(ctx, k.cipher, k.ckey, iv, NULL) == 1 &&
 		    tkey_mac_init(hctx, k.hkey) == 0) {
-			/* An older key: OpenSSL re-issues under the current. */
+			/*
+			 * 2: OpenSSL issues a new ticket. Under an older key it
+			 * must; with TLS 1.3 always, since clients use a ticket
+			 * once (RFC 8446, C.4) and would otherwise fall back to
+			 * a full handshake every other time. TLS 1.2 keeps its
+			 * ticket while the key is current.
+			 */
 			if (at > 0)
 				STATS_INC(STAT_TICKET_RENEWED);
-			ret = at > 0 ? 2 : 1;
+			ret = at > 0 || SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
 		}
 	}
 	OPENSSL_cleanse(&k, sizeof(k));

@@ -74,7 +74,7 @@ tls_errstr(char *buf, size_t len)
 	return (buf);
 }
 
-void
+int
 tls_close_notify(SSL *ssl, int fd, _Atomic int64_t *busy)
 {
 	int64_t	 deadline = sys_now_ms() + 1000;
@@ -96,6 +96,25 @@ tls_close_notify(SSL *ssl, int fd, _Atomic int64_t *busy)
 		    deadline) <= 0)
 			break;
 	}
+	ERR_clear_error();
+	return (r >= 0 ? 0 : -1);
+}
+
+void
+tls_key_update_answer(SSL *ssl)
+{
+	if (SSL_version(ssl) < TLS1_3_VERSION ||
+	    SSL_get_key_update_type(ssl) == SSL_KEY_UPDATE_NONE)
+		return;
+	/*
+	 * OpenSSL only notes the peer's request and answers with the next
+	 * SSL_write; SSL_key_update() makes it a handshake that
+	 * SSL_do_handshake() sends now (if the socket is full, the next
+	 * write or read finishes it).
+	 */
+	ERR_clear_error();
+	if (SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+		(void)SSL_do_handshake(ssl);
 	ERR_clear_error();
 }
 

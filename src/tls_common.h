@@ -12,7 +12,11 @@
  *	naming what failed) and clears the queue.
  *
  *	tls_close_notify() sends one close_notify on a non-blocking
- *	socket, waiting up to a second for room, not for the peer's.
+ *	socket, waiting up to a second for room, not for the peer's; 0
+ *	when it went out.
+ *
+ *	tls_key_update_answer() sends at once the KeyUpdate a TLS 1.3
+ *	peer asked for (OpenSSL would send it with our next data only).
  *
  *	tls_mark_clean() records that a session ended in order (either
  *	side's EOF or close_notify), so that its TLS session stays
@@ -57,7 +61,8 @@ struct tls_protocols {
 void	tls_init(void);
 void	tls_log_errors(void);
 const char *tls_errstr(char *buf, size_t len);
-void	tls_close_notify(SSL *, int fd, _Atomic int64_t *busy);
+int	tls_close_notify(SSL *, int fd, _Atomic int64_t *busy);
+void	tls_key_update_answer(SSL *);
 void	tls_mark_clean(SSL *);
 int	tls_parse_protocols(const char *spec, struct tls_protocols *,
 	    char *err, size_t errlen);

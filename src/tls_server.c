@@ -733,6 +733,8 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	}
 	if (p->cache_timeout > 0 && p->tickets) {
 		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tkey_cb);
+		/* As Postfix: one TLS 1.3 ticket per handshake, not two. */
+		SSL_CTX_set_num_tickets(ctx, 1);
 	} else {
 		/* TLS 1.3 then resumes from the cache (stateful tickets), if any. */
 		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);

@@ -539,7 +539,14 @@ def session_good(args, pfx):
             # the daemon must deliver it all, then close the UNIX socket.
             last = os.urandom(65536)
             tls.sendall(last)
-            tls_close(tls, args.io_timeout)
+            # Our close_notify must be answered with the daemon's.
+            tls.settimeout(args.io_timeout)
+            try:
+                tls.unwrap()
+            except (ssl.SSLError, OSError, ValueError) as e:
+                raise Failure("our close_notify was not answered: %s" % e)
+            say(pfx, "remote close_notify answered")
+            tls.close()
             h.remote = None
             got, secs = wait_closed(h.local, args.io_timeout, "UNIX socket")
             if got != last:

@@ -560,12 +560,15 @@ test_malformed_lines(void)
 
 	/* A CR inside a line or a NUL: a backend might see two commands. */
 	CLIENT(r, "NOOP\rXCLIENT ADDR=127.0.0.1\r\n");
-	CLIENT(r, "NOOP\r\r\n");
 	rig_feed(r, &r->cin, "NOOP\0XCLIENT\r\n", 14, 0);
 	BACKEND_GOT(r, "");
-	CLIENT_GOT(r, "500 5.5.2 Error: bad syntax\r\n500 5.5.2 Error: bad syntax\r\n"
-	    "500 5.5.2 Error: bad syntax\r\n");
-	CU_ASSERT_EQUAL(r->d.refused[DLG_REF_SYNTAX], 3);
+	CLIENT_GOT(r, "500 5.5.2 Error: bad syntax\r\n500 5.5.2 Error: bad syntax\r\n");
+	CU_ASSERT_EQUAL(r->d.refused[DLG_REF_SYNTAX], 2);
+	/* CRs right before the LF are dropped, as Postfix does. */
+	CLIENT(r, "NOOP\r\r\n");
+	BACKEND_GOT(r, "NOOP\r\n");
+	BACKEND(r, "250 Ok\r\n");
+	CLIENT_GOT(r, "250 Ok\r\n");
 	/* Over-long: dropped, answered once its end came. */
 	memset(longline, 'x', sizeof(longline));
 	memcpy(longline, "NOOP ", 5);
