@@ -377,6 +377,24 @@ tp_expect_baseline() {
 	tp_ok "fds $(tp_fd_count "$1") (baseline $2), threads $(tp_thread_count "$1") (baseline $3)"
 }
 
+# tp_stats SOCKET: what the stats socket answers (all counters) on stdout.
+tp_stats() {
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+d = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    d += b
+sys.stdout.write(d.decode())' "$1"
+}
+
+# tp_stat SOCKET NAME: the value of one counter (empty if none).
+tp_stat() { tp_stats "$1" | sed -n "s/^$2 //p"; }
+
 # ------------------------------------------------------------ clients
 
 # tp_hc OUT ARGS...: run handoff_client.py; output to OUT and stdout.

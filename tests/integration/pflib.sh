@@ -17,7 +17,9 @@
 #   tp_pf_start / tp_pf_stop    its master (stopped by the EXIT trap too)
 #   tp_pf_reload                as a reload does: master re-reads main.cf and
 #                               the old daemons of the instance exit
-#   tp_pf_postcat ID / tp_pf_held_ids / tp_pf_queue_ids
+#   tp_pf_postscreen PORT       postscreen on 127.0.0.1:PORT, set up so that it
+#                               hands STARTTLS to private/tlsproxy
+#   tp_pf_postcat ID / tp_pf_queue_ids
 #
 # Only one instance per test is tracked for the EXIT trap; stop earlier
 # ones with tp_pf_stop before starting another.
@@ -181,6 +183,19 @@ tp_pf_cleanup() {
 	tp_pf_stop
 	[ -n "${TP_PF_EXTRA_CLEANUP:-}" ] && $TP_PF_EXTRA_CLEANUP
 	return 0
+}
+
+# tp_pf_postscreen PORT: postscreen on 127.0.0.1:PORT that takes every
+# client into its own SMTP engine (so STARTTLS goes to private/tlsproxy,
+# see the integration recipe): no allowlisting of loopback, no cache, a
+# deep protocol test, a 1 s greeting wait, no DNSBL.
+tp_pf_postscreen() {
+	tp_pf_conf 'tlsproxy_service_name = tlsproxy' \
+	    'postscreen_access_list =' 'postscreen_cache_map =' \
+	    'postscreen_greet_wait = 1s' 'postscreen_pipelining_enable = yes' \
+	    'postscreen_dnsbl_sites ='
+	tp_pf_service "127.0.0.1:$1 inet n - n - 1 postscreen" \
+	    'smtpd pass - - n - - smtpd' 'dnsblog unix - - n - 0 dnsblog'
 }
 
 tp_pf_postcat() { "$PF_COMMAND_DIR/postcat" -c "$PF_CONF" "$@"; }

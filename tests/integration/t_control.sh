@@ -68,12 +68,7 @@ for c in cs:
     except OSError: pass
     c.close()
 PY
-stats=$(python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); d=b""
-while True:
-    b=s.recv(4096)
-    if not b: break
-    d+=b
-print(d.decode())' "$T/stats.sock")
+stats=$(tp_stats "$T/stats.sock")
 echo "$stats" | sed 's/^/    | /'
 echo "$stats" | grep -q '^sessions_tcp [1-9]' || tp_fail "stats: sessions_tcp not counted"
 echo "$stats" | grep -q '^handshakes_full [1-9]' || tp_fail "stats: handshakes_full not counted"

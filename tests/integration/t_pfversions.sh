@@ -61,10 +61,6 @@ run_flows() {
 	tp_pf_conf \
 	    "smtpd_tls_chain_files = $PKI/sink-full.pem" \
 	    'smtpd_tls_security_level = may' 'smtpd_tls_loglevel = 1' \
-	    'tlsproxy_service_name = tlsproxy' \
-	    'postscreen_access_list =' 'postscreen_cache_map =' \
-	    'postscreen_greet_wait = 1s' 'postscreen_pipelining_enable = yes' \
-	    'postscreen_dnsbl_sites =' \
 	    "relay_domains = reuse.test $(echo $POLICIES | sed 's/\([a-z]*\)/\1.test/g')" \
 	    'smtp_tls_security_level = encrypt' 'smtp_tls_loglevel = 1' \
 	    "smtp_tls_CAfile = $PKI/ca.pem" 'smtp_tls_fingerprint_digest = sha256' \
@@ -73,10 +69,8 @@ run_flows() {
 	    'smtp_destination_concurrency_limit = 1' \
 	    "transport_maps = inline:{$transport}" \
 	    "smtp_tls_policy_maps = inline:{$policy}"
-	tp_pf_service \
-	    "127.0.0.1:$P_PS inet n - n - 1 postscreen" \
-	    'smtpd pass - - n - - smtpd' 'dnsblog unix - - n - 0 dnsblog' \
-	    "127.0.0.1:$P_IN inet n - n - - smtpd -o syslog_name=postfix/submit -o smtpd_tls_security_level=none"
+	tp_pf_postscreen "$P_PS"
+	tp_pf_service "127.0.0.1:$P_IN inet n - n - - smtpd -o syslog_name=postfix/submit -o smtpd_tls_security_level=none"
 	for p in $P_REUSE $P_may $P_fp $P_fpbad $P_verify $P_verifybad $P_secure $P_securebad; do
 		tp_pf_service "127.0.0.1:$p inet n - n - - smtpd -o content_filter=discard: -o syslog_name=postfix/sink"
 	done

@@ -43,21 +43,12 @@ tp_pf_conf \
     "smtpd_tls_cert_file = $CERTDIR/server.pem" \
     "smtpd_tls_key_file = $CERTDIR/server.key" \
     'smtpd_tls_security_level = may' \
-    'smtpd_tls_loglevel = 1' \
-    'tlsproxy_service_name = tlsproxy' \
-    'postscreen_access_list =' \
-    'postscreen_cache_map =' \
-    'postscreen_greet_wait = 1s' \
-    'postscreen_pipelining_enable = yes' \
-    'postscreen_dnsbl_sites ='
+    'smtpd_tls_loglevel = 1'
 
 # ---------------------------------------------------------------- 4.
 step "4. master.cf: postscreen on 127.0.0.1:$PS; no tlsproxy service"
 # No tlsproxy entry: master(8) would own (and re-create) our socket.
-tp_pf_service \
-    "127.0.0.1:$PS inet n - n - 1 postscreen" \
-    'smtpd pass - - n - - smtpd' \
-    'dnsblog unix - - n - 0 dnsblog'
+tp_pf_postscreen "$PS"
 if grep -q -E '^tlsproxy[[:space:]]+unix' "$PF_CONF/master.cf"; then
 	tp_hard_error "master.cf has a tlsproxy entry"
 fi

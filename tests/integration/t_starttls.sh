@@ -527,15 +527,7 @@ HELD_AFTER=$(tp_pf_queue_ids hold | wc -l)
 [ "$HELD_AFTER" -eq $((HELD_BEFORE + 1)) ] ||
 	tp_fail "spoof: $((HELD_AFTER - HELD_BEFORE)) messages queued, expected 1"
 tp_ok "spoof: one message queued (the legitimate one), no relay"
-echo "stats" | python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-d = b""
-while True:
-    x = s.recv(65536)
-    if not x: break
-    d += x
-sys.stdout.write(d.decode())' "$T/stats.sock" >"$T/stats.out" 2>&1 || tp_fail "stats socket"
+tp_stats "$T/stats.sock" >"$T/stats.out" 2>&1 || tp_fail "stats socket"
 grep -E '^smtp_refused_' "$T/stats.out" | sed 's/^/    | /'
 [ "$(sed -n 's/^smtp_refused_xclient //p' "$T/stats.out")" -ge 10 ] || tp_fail "stats: smtp_refused_xclient"
 [ "$(sed -n 's/^smtp_refused_xforward //p' "$T/stats.out")" -ge 3 ] || tp_fail "stats: smtp_refused_xforward"
