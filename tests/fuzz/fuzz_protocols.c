@@ -181,8 +181,8 @@ check_ciphers(char **f, size_t elen)
 	}
 	base = strcasecmp(f[0], "high") == 0 ? f[1] :
 	    strcasecmp(f[0], "medium") == 0 ? f[2] :
-	    strcasecmp(f[0], "low") == 0 ? f[3] :
-	    strcasecmp(f[0], "export") == 0 ? f[4] :
+	    strcasecmp(f[0], "low") == 0 ? (*f[3] != '\0' ? f[3] : f[2]) :
+	    strcasecmp(f[0], "export") == 0 ? (*f[4] != '\0' ? f[4] : f[2]) :
 	    strcasecmp(f[0], "null") == 0 ? f[5] : NULL;
 	FUZZ_CHECK(base != NULL);
 	want = expected_ciphers(base, f[6]);
