@@ -5,6 +5,13 @@
  *	See acceptor.h. A self-pipe wakes the thread for a new listener
  *	set or for stopping; both are handed over under acc_lock, and the
  *	caller waits on acc_cond until the thread took them.
+ *
+ *	Admission happens here, before a session costs a worker: beyond
+ *	the session limit (sess_max()), beyond one client address's
+ *	limits (sess_admit_client()), or with the queue full, a new
+ *	connection is refused at once, without blocking: a handoff client
+ *	gets status=0 and is drained here until it closes, a STARTTLS
+ *	client gets a 421, an implicit-TLS client is closed.
  */
 #include <sys/socket.h>
 
@@ -21,6 +28,7 @@
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
+#include "netlist.h"
 #include "session.h"
 #include "snapshot.h"
 #include "stats.h"
@@ -55,16 +63,15 @@ static size_t	acc_nlsts;
 static struct acc_refused acc_refused[ACC_MAX_REFUSED];
 static size_t	acc_nrefused;
 
-/* acc_refuse_handoff - queue full: status=0 now, then wait for the close */
+static char	acc_hostname[256] = "localhost";
+
+/* acc_refuse_handoff - status=0 now, then wait for the close */
 static void
-acc_refuse_handoff(const struct lst *l, int fd)
+acc_refuse_handoff(int fd)
 {
 	const unsigned char *bytes;
 	size_t	 len;
 
-	STATS_INC(STAT_QUEUE_FULL);
-	log_warnx("work queue full (limit %u): refused handoff client on %s",
-	    workq_limit(acc_wq), l->label);
 	bytes = handoff_refuse_bytes(&len);
 	/* 38 bytes into a fresh socket buffer: never blocks. */
 	if (send(fd, bytes, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len ||
@@ -75,6 +82,53 @@ acc_refuse_handoff(const struct lst *l, int fd)
 	acc_refused[acc_nrefused].fd = fd;
 	acc_refused[acc_nrefused].deadline = sys_now_ms() + ACC_REFUSED_WAIT_MS;
 	acc_nrefused++;
+}
+
+/*
+ * acc_refuse - turn a new connection away at once (fd: owned), in the
+ * words of its listener kind: status=0 for a handoff client, a 421 for
+ * a STARTTLS client (what: "" or " from ADDR"), a close for the rest
+ */
+static void
+acc_refuse(const struct lst *l, int fd, const char *what)
+{
+	struct snap *snap;
+	const struct snap_tls *t;
+	char	 reply[512];
+	int	 smtp, n;
+
+	if (l->kind == CFG_LST_HANDOFF) {
+		acc_refuse_handoff(fd);
+		return;
+	}
+	snap = snap_current();
+	t = snap_tls_for(snap, l->key);
+	smtp = t->lcfg != NULL && t->lcfg->starttls != CFG_STARTTLS_NONE;
+	snap_unref(snap);
+	if (smtp) {
+		n = snprintf(reply, sizeof(reply), "421 4.7.0 %s Error: too many "
+		    "connections%s\r\n", acc_hostname, what);
+		/* Into a fresh socket buffer: never blocks. */
+		if (n > 0 && (size_t)n < sizeof(reply))
+			(void)send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	sys_close(&fd);
+}
+
+/* acc_take_fd - the connection's fd out of a session about to be freed */
+static int
+acc_take_fd(struct sess *s)
+{
+	int	 fd;
+
+	if (s->kind == CFG_LST_HANDOFF) {
+		fd = s->plain_fd;
+		s->plain_fd = -1;
+	} else {
+		fd = s->net_fd;
+		s->net_fd = -1;
+	}
+	return (fd);
 }
 
 void
@@ -105,10 +159,12 @@ static int
 acc_accept(const struct lst *l)
 {
 	struct sockaddr_storage ss;
+	struct netlist_addr ca;
 	struct snap *snap;
 	struct sess *s;
 	socklen_t len;
-	char	 peer[SYS_ADDRSTRLEN];
+	char	 peer[SYS_ADDRSTRLEN + 32], what[SYS_ADDRSTRLEN + 8];
+	unsigned int max;
 	int	 fd, i;
 
 	for (i = 0; i < ACC_ACCEPT_BURST; i++) {
@@ -130,28 +186,49 @@ acc_accept(const struct lst *l)
 			acc_stats(fd);
 			continue;
 		}
+		if (l->kind == CFG_LST_HANDOFF)
+			snprintf(peer, sizeof(peer), "handoff client");
+		else {
+			sys_format_peer((struct sockaddr *)&ss, len, what,
+			    sizeof(what));
+			snprintf(peer, sizeof(peer), "connection from %s", what);
+		}
 		snap = snap_current();
+		max = sess_max(snap);
+		if (sess_live() >= max) {
+			snap_unref(snap);
+			STATS_INC(STAT_REFUSED_MAX_SESSIONS);
+			log_warnx("too many sessions (limit %u): refused %s on %s", max,
+			    peer, l->label);
+			acc_refuse(l, fd, "");
+			continue;
+		}
 		s = sess_new(snap, l, fd, (struct sockaddr *)&ss, len);
 		snap_unref(snap);
 		if (s == NULL) {
 			log_warnx("out of memory: dropped a connection on %s", l->label);
 			continue;
 		}
+		/* Handoff: the client is named in the request (handoff.c). */
+		if (l->kind != CFG_LST_HANDOFF &&
+		    netlist_addr_from_sa((struct sockaddr *)&ss, &ca) == 0 &&
+		    sess_admit_client(s, &ca) < 0) {
+			netlist_addr_str(&ca, what + 6, sizeof(what) - 6);
+			memcpy(what, " from ", 6);
+			fd = acc_take_fd(s);
+			sess_free(s);
+			acc_refuse(l, fd, what);
+			continue;
+		}
 		if (workq_push(acc_wq, s) == 0)
 			continue;
 		/* Full (or stopping): refuse without blocking. */
-		if (l->kind == CFG_LST_HANDOFF) {
-			fd = s->plain_fd;
-			s->plain_fd = -1;
-			sess_free(s);
-			acc_refuse_handoff(l, fd);
-		} else {
-			STATS_INC(STAT_QUEUE_FULL);
-			sys_format_peer((struct sockaddr *)&ss, len, peer, sizeof(peer));
-			log_warnx("work queue full (limit %u): refused connection from "
-			    "%s on %s", workq_limit(acc_wq), peer, l->label);
-			sess_free(s);
-		}
+		STATS_INC(STAT_QUEUE_FULL);
+		log_warnx("work queue full (limit %u): refused %s on %s",
+		    workq_limit(acc_wq), peer, l->label);
+		fd = acc_take_fd(s);
+		sess_free(s);
+		acc_refuse(l, fd, "");
 	}
 	return (0);
 }
@@ -266,6 +343,9 @@ acceptor_start(struct workq *wq, struct lst *const *l, size_t n)
 	if (pipe2(acc_wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return (-1);
 	acc_wq = wq;
+	if (gethostname(acc_hostname, sizeof(acc_hostname)) < 0)
+		snprintf(acc_hostname, sizeof(acc_hostname), "localhost");
+	acc_hostname[sizeof(acc_hostname) - 1] = '\0';
 	memcpy(acc_lsts, l, n * sizeof(l[0]));
 	acc_nlsts = n;
 	acc_stopping = 0;

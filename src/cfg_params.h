@@ -345,10 +345,20 @@ CFG_PARAM(smtp_tls_policy_maps, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTP,
 /* TLSPROXY OWN SETTINGS */
 CFG_PARAM(tlsproxy_listeners, CFG_STR, CFG_F_LISTENERS, "()", 0, 0, NULL, CFG_SEC_OWN,
     "Sockets to listen on: handoff sockets and TCP (implicit TLS) ports.")
-CFG_PARAM(tlsproxy_worker_threads, CFG_INT, 0, "256", 1, 4096, NULL, CFG_SEC_OWN,
-    "Size of the fixed worker pool; one worker serves one live session.")
+CFG_PARAM(tlsproxy_worker_threads, CFG_INT, 0, "0", 0, 4096, NULL, CFG_SEC_OWN,
+    "Number of workers; a waiting session holds none. 0: twice the CPUs plus two.")
 CFG_PARAM(tlsproxy_queue_limit, CFG_INT, 0, "1024", 1, 1000000, NULL, CFG_SEC_OWN,
-    "Accepted connections that may wait for a free worker.")
+    "New sessions that may wait for a free worker.")
+CFG_PARAM(tlsproxy_max_sessions, CFG_INT, 0, "0", 0, 10000000, NULL, CFG_SEC_OWN,
+    "Most live sessions, waiting ones included; 0: as many as the fd limit allows.")
+CFG_PARAM(tlsproxy_client_connection_count_limit, CFG_INT, 0, "50", 0, 10000000, NULL, CFG_SEC_OWN,
+    "Most live sessions from one client address; 0: no limit.")
+CFG_PARAM(tlsproxy_client_connection_rate_limit, CFG_INT, 0, "0", 0, 10000000, NULL, CFG_SEC_OWN,
+    "Most new sessions from one client address per time unit; 0: no limit.")
+CFG_PARAM(tlsproxy_client_connection_rate_time_unit, CFG_TIME, 0, "60s", 1, CFG_DAY, NULL, CFG_SEC_OWN,
+    "The time unit of tlsproxy_client_connection_rate_limit.")
+CFG_PARAM(tlsproxy_client_event_limit_exceptions, CFG_NETS, 0, "127.0.0.0/8, [::1]/128", 0, 0, NULL, CFG_SEC_OWN,
+    "Client networks that the per-address limits do not apply to.")
 CFG_PARAM(tlsproxy_pid_file, CFG_STR, 0, TLSPROXY_RUNSTATEDIR "/tlsproxy.pid", 0, 0, NULL, CFG_SEC_OWN,
     "File that holds the daemon's process ID.")
 CFG_PARAM(tlsproxy_drain_timeout, CFG_TIME, 0, "30s", 0, CFG_HOUR, NULL, CFG_SEC_OWN,

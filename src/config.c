@@ -82,6 +82,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "netlist.h"
 #include "cfg_params.h"
 
 #define CFG_MAGIC	0x63666731U	/* "cfg1" */
@@ -212,6 +213,7 @@ struct cfg_buf {
 #define CFG_LST_IDLE		300
 #define CFG_LST_CONNECT		10
 #define CFG_LST_COMMAND		300
+#define CFG_LST_PLAINTEXT	600
 #define CFG_LST_TMAX		CFG_DAY
 
 /* Listener keys; key i is bit (1 << i) in the CFG_K_* masks below. */
@@ -219,7 +221,7 @@ static const char *const cfg_lst_keys[] = {
 	"handoff", "mode", "owner", "group",
 	"listen", "backend", "handshake_timeout", "idle_timeout",
 	"connect_timeout", "name", "starttls", "proxy_protocol", "xclient",
-	"command_timeout", NULL
+	"command_timeout", "plaintext_timeout", NULL
 };
 
 /* Values of the listener options that take a word. */
@@ -766,6 +768,7 @@ static int
 cfg_parse_value(int i, const char *v, long *num, char *canon, size_t len)
 {
 	const struct cfg_param *p = &cfg_params[i];
+	struct netlist nets;
 	int	 r;
 
 	*num = 0;
@@ -789,6 +792,11 @@ cfg_parse_value(int i, const char *v, long *num, char *canon, size_t len)
 	case CFG_ENUM:
 		return (cfg_enum_word(p->words, v, canon, len) == 0 ?
 		    CFG_V_OK : CFG_V_BAD);
+	case CFG_NETS:
+		if (netlist_parse(v, &nets, canon, len) < 0)
+			return (CFG_V_BAD);
+		netlist_free(&nets);
+		return (CFG_V_OK);
 	}
 	return (CFG_V_BAD);
 }
@@ -1061,7 +1069,7 @@ cfg_check_param(struct cfg_ld *ld, int i)
 	const struct cfg_param *p = &cfg_params[i];
 	struct cfg_val *v = &ld->cfg->val[i];
 	unsigned char seen[CFG_NPARAMS];
-	char	 canon[64], allowed[256], lo[32], hi[32];
+	char	 canon[256], allowed[256], lo[32], hi[32];
 	int	 j, depbad = 0, at, r;
 
 	if (ld->checked[i])
@@ -1117,6 +1125,10 @@ cfg_check_param(struct cfg_ld *ld, int i)
 			    "%s..%s, as a number with an optional unit s, m, "
 			    "h, d or w)", v->value, lo, hi);
 		break;
+	case CFG_NETS:
+		/* canon has netlist_parse()'s reason. */
+		cfg_perr(ld, i, at, "bad value \"%s\": %s", v->value, canon);
+		break;
 	case CFG_STR:
 		break;
 	}
@@ -1133,7 +1145,7 @@ cfg_differs(struct cfg_ld *ld, int i)
 	struct cfg_buf b = { NULL, 0, 0 };
 	const char *def = cfg_params[i].def;
 	const struct cfg_val *v = &ld->cfg->val[i];
-	char	 canon[64], *s;
+	char	 canon[256], *s;
 	long	 num;
 	int	 differs;
 
@@ -1145,7 +1157,7 @@ cfg_differs(struct cfg_ld *ld, int i)
 	s = cfg_buf_take(&b);
 	if (cfg_parse_value(i, s, &num, canon, sizeof(canon)) != CFG_V_OK)
 		differs = 1;
-	else if (cfg_params[i].type == CFG_STR)
+	else if (cfg_params[i].type == CFG_STR || cfg_params[i].type == CFG_NETS)
 		differs = strcmp(s, v->value) != 0;
 	else if (cfg_params[i].type == CFG_ENUM)
 		differs = strcmp(canon, v->value) != 0;
@@ -1207,8 +1219,9 @@ cfg_lst_render(struct cfg_buf *b, const struct cfg_listener *l,
 		    l->idle_timeout, l->connect_timeout);
 		if (l->starttls == CFG_STARTTLS_SMTP)
 			cfg_buf_fmt(b, " starttls = \"smtp\"; xclient = %s; "
-			    "command_timeout = \"%ds\";", l->xclient ? "true" :
-			    "false", l->command_timeout);
+			    "command_timeout = \"%ds\"; plaintext_timeout = "
+			    "\"%ds\";", l->xclient ? "true" : "false",
+			    l->command_timeout, l->plaintext_timeout);
 		if (l->proxy_protocol != CFG_PROXY_NONE)
 			cfg_buf_fmt(b, " proxy_protocol = \"v%d\";",
 			    l->proxy_protocol);
@@ -1523,11 +1536,12 @@ cfg_lst_bool(const config_setting_t *s, int *out, char *why, size_t len)
 #define CFG_K_PROXY	0x800
 #define CFG_K_XCLIENT	0x1000
 #define CFG_K_COMMAND	0x2000
+#define CFG_K_PLAINTEXT	0x4000
 #define CFG_K_HANDOFF_ONLY	(CFG_K_MODE | CFG_K_OWNER | CFG_K_GROUP)
 #define CFG_K_LISTEN_ONLY	(CFG_K_BACKEND | CFG_K_HS | CFG_K_IDLE | \
 				    CFG_K_CONNECT | CFG_K_STARTTLS | CFG_K_PROXY | \
-				    CFG_K_XCLIENT | CFG_K_COMMAND)
-#define CFG_K_STARTTLS_ONLY	(CFG_K_XCLIENT | CFG_K_COMMAND)
+				    CFG_K_XCLIENT | CFG_K_COMMAND | CFG_K_PLAINTEXT)
+#define CFG_K_STARTTLS_ONLY	(CFG_K_XCLIENT | CFG_K_COMMAND | CFG_K_PLAINTEXT)
 
 /*
  * cfg_lst_closest - the listener option or per-listener parameter
@@ -1597,6 +1611,7 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 	l->idle_timeout = CFG_LST_IDLE;
 	l->connect_timeout = CFG_LST_CONNECT;
 	l->command_timeout = CFG_LST_COMMAND;
+	l->plaintext_timeout = CFG_LST_PLAINTEXT;
 	memset(kline, 0, sizeof(kline));
 	en->entry = n;
 	en->efile = file;
@@ -1706,6 +1721,10 @@ cfg_lst_entry(struct cfg_ld *ld, const config_setting_t *e, int n,
 			break;
 		case CFG_K_COMMAND:
 			(void)cfg_lst_time(k, &l->command_timeout, why,
+			    sizeof(why));
+			break;
+		case CFG_K_PLAINTEXT:
+			(void)cfg_lst_time(k, &l->plaintext_timeout, why,
 			    sizeof(why));
 			break;
 		}
@@ -1855,7 +1874,8 @@ cfg_setting_text(int i, const config_setting_t *s, char *why, size_t len)
 		return (NULL);
 	case CONFIG_TYPE_ARRAY:
 	case CONFIG_TYPE_LIST:
-		if (cfg_params[i].type != CFG_STR) {
+		if (cfg_params[i].type != CFG_STR &&
+		    cfg_params[i].type != CFG_NETS) {
 			snprintf(why, len, "a list is not allowed here (give "
 			    "a single value)");
 			return (NULL);

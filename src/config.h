@@ -43,6 +43,7 @@ enum cfg_type {
 	CFG_INT,	/* decimal integer within [min, max] */
 	CFG_TIME,	/* seconds; "10s", "5m", "1h", "1d", "1w" or a bare number */
 	CFG_ENUM,	/* one of a fixed word list (may include "") */
+	CFG_NETS,	/* networks: address or address/prefix, a list (netlist.h) */
 };
 
 enum cfg_listener_kind {
@@ -69,6 +70,7 @@ struct cfg_listener {
 	int	 proxy_protocol;	/* CFG_PROXY_*: header sent to the backend */
 	int	 xclient;		/* STARTTLS: send XCLIENT after the greeting */
 	int	 command_timeout;	/* STARTTLS: seconds, default 300 */
+	int	 plaintext_timeout;	/* STARTTLS: idle dialogue before TLS, default 600 */
 };
 
 #define CFG_STARTTLS_NONE	0	/* implicit TLS */

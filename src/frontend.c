@@ -18,50 +18,12 @@
 #include "frontend.h"
 #include "log.h"
 #include "proxyproto.h"
-#include "relay.h"
 #include "session.h"
 #include "starttls.h"
 #include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
 #include "tls_server.h"
-
-/* frontend_connect - non-blocking connect by deadline; fd or -1 with err */
-static int
-frontend_connect(struct sess *s, char *err, size_t errlen)
-{
-	int	 fd, soerr = 0, r, on = 1;
-	socklen_t len = sizeof(soerr);
-
-	fd = socket(s->backend.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return (-1);
-	}
-	sess_set_plain_fd(s, fd);	/* owned by the session from here */
-	if (s->backend.ss.ss_family != AF_UNIX)
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if (connect(fd, (struct sockaddr *)&s->backend.ss, s->backend.len) == 0)
-		return (fd);
-	if (errno != EINPROGRESS && errno != EAGAIN) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return (-1);
-	}
-	r = sys_wait(fd, POLLOUT, sys_now_ms() + s->connect_ms);
-	if (r == 0) {
-		snprintf(err, errlen, "connection timed out after %d s", s->connect_ms / 1000);
-		return (-1);
-	}
-	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return (-1);
-	}
-	if (soerr != 0) {
-		snprintf(err, errlen, "%s", strerror(soerr));
-		return (-1);
-	}
-	return (fd);
-}
 
 /*
  * frontend_proxy - the PROXY protocol header to the backend, before any
@@ -121,70 +83,127 @@ frontend_proxy(struct sess *s, int version, SSL *ssl)
 	return (0);
 }
 
+/* frontend_end - the session is over; the worker frees it */
+static void
+frontend_end(struct sess *s)
+{
+	log_info("DISCONNECT %s", s->peer);
+}
+
 /*
- * frontend_smtp - a STARTTLS listener: the backend at once (it greets
- * first), the PROXY header without TLS TLVs (there is no TLS yet),
- * then the SMTP dialogue
+ * frontend_connected - the backend connect is over (err: why it failed,
+ * or NULL): the PROXY header, then the relay (implicit TLS) or the
+ * SMTP dialogue (STARTTLS, which has no TLS yet, so no TLVs)
  */
 static void
-frontend_smtp(struct sess *s, const struct cfg_listener *lc)
+frontend_connected(struct sess *s, const char *err)
 {
 	static const char unavail[] =
 	    "421 4.3.0 Error: service not available; closing connection\r\n";
-	char	 err[256];
+	const struct cfg_listener *lc = s->tls->lcfg;
+	int	 smtp = lc != NULL && lc->starttls != CFG_STARTTLS_NONE;
 
-	if (frontend_connect(s, err, sizeof(err)) < 0) {
-		log_warnx("backend connect to %s failed for %s: %s", s->backend_label,
-		    s->peer, err);
-		(void)sys_write_all(s->net_fd, unavail, sizeof(unavail) - 1,
-		    sys_now_ms() + 1000);
+	if (err != NULL)
+		log_warnx("backend connect to %s failed for %s: %s",
+		    s->backend_label, s->peer, err);
+	if (err != NULL || (lc != NULL && lc->proxy_protocol != CFG_PROXY_NONE &&
+	    frontend_proxy(s, lc->proxy_protocol, smtp ? NULL : s->ssl) < 0)) {
+		/* Nothing sent to the client yet: these never block long. */
+		if (smtp)
+			(void)sys_write_all(s->net_fd, unavail, sizeof(unavail) - 1,
+			    sys_now_ms() + 1000);
+		else
+			(void)SSL_shutdown(s->ssl);	/* best effort close_notify */
+		frontend_end(s);
 		return;
 	}
-	if (lc->proxy_protocol != CFG_PROXY_NONE &&
-	    frontend_proxy(s, lc->proxy_protocol, NULL) < 0) {
-		(void)sys_write_all(s->net_fd, unavail, sizeof(unavail) - 1,
-		    sys_now_ms() + 1000);
+	if (smtp)
+		starttls_run(s, lc, frontend_end);
+	else
+		sess_relay_start(s, s->ssl, s->idle_ms, 1, frontend_end);
+}
+
+/* frontend_connect_wait - the connect has had its chance: how did it go? */
+static void
+frontend_connect_wait(struct sess *s)
+{
+	char	 err[128];
+	int	 soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (s->pk.timed_out) {
+		s->pk.timed_out = 0;
+		snprintf(err, sizeof(err), "connection timed out after %d s",
+		    s->connect_ms / 1000);
+		frontend_connected(s, err);
 		return;
 	}
-	starttls_run(s, lc);
+	if (getsockopt(s->plain_fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	frontend_connected(s, soerr != 0 ? strerror(soerr) : NULL);
+}
+
+/* frontend_connect - a non-blocking connect to the backend, by its deadline */
+static void
+frontend_connect(struct sess *s)
+{
+	int	 fd, on = 1;
+
+	fd = socket(s->backend.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		frontend_connected(s, strerror(errno));
+		return;
+	}
+	sess_set_plain_fd(s, fd);	/* owned by the session from here */
+	if (s->backend.ss.ss_family != AF_UNIX)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (connect(fd, (struct sockaddr *)&s->backend.ss, s->backend.len) == 0) {
+		frontend_connected(s, NULL);
+		return;
+	}
+	if (errno != EINPROGRESS && errno != EAGAIN) {
+		frontend_connected(s, strerror(errno));
+		return;
+	}
+	s->pk.fd[0] = fd;
+	s->pk.events[0] = POLLOUT;
+	s->pk.fd[1] = -1;
+	s->pk.deadline = sys_now_ms() + s->connect_ms;
+	s->pk.timed_out = 0;
+	if (sess_wait(s, frontend_connect_wait))
+		frontend_connect_wait(s);
+}
+
+/* frontend_tls_done - the implicit-TLS handshake is over */
+static void
+frontend_tls_done(struct sess *s, enum tls_hs hr)
+{
+	if (hr != TLS_HS_OK) {
+		frontend_end(s);
+		return;
+	}
+	/* Only now: failed or abusive handshakes never reach the backend. */
+	frontend_connect(s);
 }
 
 void
 frontend_run(struct sess *s)
 {
 	const struct cfg_listener *lc = s->tls->lcfg;
-	struct relay_result res;
-	char	 err[256];
 	int	 on = 1;
 
 	log_info("CONNECT from %s", s->peer);
 	(void)setsockopt(s->net_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if (lc != NULL && lc->starttls != CFG_STARTTLS_NONE) {
-		frontend_smtp(s, lc);
-		goto done;
+		frontend_connect(s);	/* the backend greets first */
+		return;
 	}
 	if (s->tls->tls == NULL) {	/* excluded by configuration checks */
 		log_warnx("%s: %s", s->lst_label, s->tls->off_reason);
-		goto done;
+		frontend_end(s);
+		return;
 	}
-	if (sess_tls_accept(s, -1, sys_now_ms() + s->handshake_ms, NULL) != TLSS_OK)
-		goto done;
-	if (frontend_connect(s, err, sizeof(err)) < 0) {
-		log_warnx("backend connect to %s failed for %s: %s", s->backend_label,
-		    s->peer, err);
-		(void)SSL_shutdown(s->ssl);	/* best effort close_notify */
-		goto done;
-	}
-	if (lc != NULL && lc->proxy_protocol != CFG_PROXY_NONE &&
-	    frontend_proxy(s, lc->proxy_protocol, s->ssl) < 0) {
-		(void)SSL_shutdown(s->ssl);
-		goto done;
-	}
-	relay_run(s->plain_fd, s->ssl, s->net_fd, s->idle_ms, 1, &s->busy, &res);
-	sess_relay_done(s, s->ssl, &res);
-	log_debug("%s: session ended (%s): %llu bytes to client, %llu to backend",
-	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
-	    (unsigned long long)res.to_local);
-done:
-	log_info("DISCONNECT %s", s->peer);
+	sess_tls_accept(s, -1, sys_now_ms() + s->handshake_ms, NULL,
+	    frontend_tls_done);
 }

@@ -8,6 +8,14 @@
  *	request's first timeout for the handshake, its second timeout
  *	+ 10 s of inactivity after it. Our own writes on the local
  *	socket are bounded by tlsproxy_watchdog_timeout.
+ *
+ *	Each wait (for the request, the descriptor, the handshake, the
+ *	relay, the client's close after status=0) is a wait without a
+ *	worker (session.h): the session's state lives in one heap object
+ *	(s->ctx), and each step is a function that the next worker calls.
+ *	Once the first bytes of a request or the descriptor message are
+ *	there, the rest is read at once, by the same deadline: the local
+ *	client writes each in one go.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,7 +38,7 @@
 #include "fdpass.h"
 #include "handoff.h"
 #include "log.h"
-#include "relay.h"
+#include "netlist.h"
 #include "session.h"
 #include "stats.h"
 #include "sys.h"
@@ -65,6 +73,59 @@ struct handoff_in {
 	size_t	 len;
 	size_t	 cap;
 };
+
+/* One handoff session's state across its waits (s->ctx). */
+struct handoff_st {
+	struct handoff_in in;
+	struct attr_rec	 q1, q2;
+	struct tprops_client cp;	/* client role: decoded from q2 */
+	int		 have_cp;
+	unsigned int	 flags;
+	int64_t		 deadline;	/* of the current wait */
+	int		 connected;	/* CONNECT logged: DISCONNECT owed */
+};
+
+static void
+handoff_st_free(void *p)
+{
+	struct handoff_st *st = p;
+
+	if (st->have_cp)
+		tprops_client_free(&st->cp);
+	attr_rec_free(&st->q1);
+	attr_rec_free(&st->q2);
+	free(st->in.buf);
+	free(st);
+}
+
+/* handoff_end - the session is over; the worker frees it */
+static void
+handoff_end(struct sess *s)
+{
+	struct handoff_st *st = s->ctx;
+
+	if (st->connected)
+		log_info("DISCONNECT %s", s->peer);
+}
+
+/*
+ * handoff_wait_in - wait for the local client's next bytes (or its
+ * descriptor) by st->deadline: 1 to go on at once, 0 when parked
+ * (cont runs when they are there, or at the deadline)
+ */
+static int
+handoff_wait_in(struct sess *s, void (*cont)(struct sess *))
+{
+	struct handoff_st *st = s->ctx;
+
+	if (st->in.len > 0)
+		return (1);
+	s->pk.fd[0] = s->plain_fd;
+	s->pk.events[0] = POLLIN;
+	s->pk.fd[1] = -1;
+	s->pk.deadline = st->deadline;
+	return (sess_wait(s, cont));
+}
 
 /*
  * handoff_read_record - next complete record, reading as needed.
@@ -139,17 +200,42 @@ handoff_status(struct sess *s, int ok)
 	return (0);
 }
 
-/* handoff_wait_eof - after status=0 the client closes; let it, within bounds */
+/* handoff_drain_go - read what the client still sends, until its EOF */
 static void
-handoff_wait_eof(struct sess *s)
+handoff_drain_go(struct sess *s)
 {
+	struct handoff_st *st = s->ctx;
 	unsigned char buf[512];
 	char	 err[128];
-	int64_t	 deadline = sys_now_ms() + HANDOFF_EOF_WAIT_MS;
 
-	while (fdpass_read(s->plain_fd, buf, sizeof(buf), deadline, err,
-	    sizeof(err)) > 0)
-		;
+	for (;;) {
+		if (s->pk.timed_out) {
+			s->pk.timed_out = 0;
+			break;
+		}
+		if (!handoff_wait_in(s, handoff_drain_go))
+			return;
+		st->in.len = 0;
+		if (s->pk.timed_out || fdpass_read(s->plain_fd, buf, sizeof(buf),
+		    st->deadline, err, sizeof(err)) <= 0)
+			break;
+	}
+	s->pk.timed_out = 0;
+	handoff_end(s);
+}
+
+/*
+ * handoff_drain - after status=0 (or a probe's status) the client
+ * closes; let it, within bounds, then the session ends
+ */
+static void
+handoff_drain(struct sess *s)
+{
+	struct handoff_st *st = s->ctx;
+
+	st->deadline = sys_now_ms() + HANDOFF_EOF_WAIT_MS;
+	s->pk.timed_out = 0;
+	handoff_drain_go(s);
 }
 
 /* handoff_check_fd - the descriptor must be a connected stream socket */
@@ -184,28 +270,34 @@ handoff_check_fd(int fd, char *err, size_t errlen)
 	return (0);
 }
 
-/* handoff_tls - handshake and relay on the received peer socket */
+/* handoff_relay - the relay phase, as Postfix does it: no half-close */
 static void
-handoff_tls(struct sess *s, unsigned int hs_timeout, unsigned int idle_timeout)
+handoff_relay(struct sess *s)
 {
-	struct relay_result res;
-	int64_t	 hs_deadline;
+	sess_relay_start(s, s->ssl, s->idle_ms, 0, handoff_end);
+}
+
+/* handoff_tls_done - the server-role handshake is over */
+static void
+handoff_tls_done(struct sess *s, enum tls_hs hr)
+{
+	if (hr != TLS_HS_OK)
+		handoff_end(s);
+	else
+		handoff_relay(s);
+}
+
+/* handoff_tls - the server-role handshake on the received peer socket */
+static void
+handoff_tls(struct sess *s)
+{
 	char	 scope[600];
 
 	/* Postfix keys server sessions by service id: never resume across them. */
 	snprintf(scope, sizeof(scope), "%s|%s", s->scope, s->serverid);
 	tlss_sid_ctx(scope, s->sid_ctx);
-	hs_deadline = sys_now_ms() + (int64_t)(hs_timeout ? hs_timeout : 1) * 1000;
-	if (sess_tls_accept(s, s->plain_fd, hs_deadline, "handoff: local client") !=
-	    TLSS_OK)
-		return;
-	relay_run(s->plain_fd, s->ssl, s->net_fd,
-	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
-	    0, &s->busy, &res);
-	sess_relay_done(s, s->ssl, &res);
-	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
-	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
-	    (unsigned long long)res.to_local);
+	sess_tls_accept(s, s->plain_fd, sys_now_ms() + s->handshake_ms,
+	    "handoff: local client", handoff_tls_done);
 }
 
 /*
@@ -494,26 +586,43 @@ handoff_client_disabled(const struct cfg *cfg)
 	    *cfg_str(cfg, "tlsproxy_client_per_site") == '\0');
 }
 
-/* handoff_refuse_client - status=0, then let the client close */
+/* handoff_say_no - status=0, then let the client close */
 static void
-handoff_refuse_client(struct sess *s)
+handoff_say_no(struct sess *s)
 {
 	if (handoff_status(s, 0) == 0)
-		handoff_wait_eof(s);
+		handoff_drain(s);
+	else
+		handoff_end(s);
 }
 
-/* handoff_client_fd - receive and check the remote peer socket */
+/*
+ * handoff_recv_fd - receive and check the remote peer socket (its
+ * message is there, or st->deadline has passed); 0, or -1 after
+ * logging why
+ */
 static int
-handoff_client_fd(struct sess *s)
+handoff_recv_fd(struct sess *s)
 {
+	struct handoff_st *st = s->ctx;
 	char	 err[256];
 	int	 fd;
 
-	if (fdpass_recv(s->plain_fd, &fd, sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS,
-	    err, sizeof(err)) < 0) {
+	s->pk.timed_out = 0;
+	if (fdpass_recv(s->plain_fd, &fd, st->deadline, err, sizeof(err)) < 0) {
 		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
 		return (-1);
 	}
+	/*
+	 * The request is done with: a long-lived session keeps only what
+	 * it still reads (the client role's settings borrow from q2).
+	 */
+	free(st->in.buf);
+	st->in.buf = NULL;
+	st->in.len = st->in.cap = 0;
+	attr_rec_free(&st->q1);
+	if (!st->have_cp)
+		attr_rec_free(&st->q2);
 	sess_set_net_fd(s, fd);
 	err[0] = '\0';
 	if (handoff_check_fd(fd, err, sizeof(err)) == 0 &&
@@ -523,6 +632,11 @@ handoff_client_fd(struct sess *s)
 		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
 		return (-1);
 	}
+	/*
+	 * Small SMTP replies must not wait for a delayed ACK (~40 ms each);
+	 * Postfix's sender may not have set it. Not a TCP socket: ignored.
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	return (0);
 }
 
@@ -671,202 +785,238 @@ handoff_tlsrpt(SSL *ssl, const struct tprops_client *cp, struct tprops_context *
 	    "receiving_mx=%s[%s], failure_type=%s", dom, mx, addr, failure);
 }
 
-/* handoff_client - the client role, after Q1 and Q2 */
+/* handoff_client_tls_done - the client-role handshake is over */
 static void
-handoff_client(struct sess *s, const struct attr_rec *q2, unsigned int flags,
-    unsigned int hs_timeout, unsigned int idle_timeout)
+handoff_client_tls_done(struct sess *s, enum tls_hs hr)
 {
-	struct tprops_client cp;
+	struct handoff_st *st = s->ctx;
 	struct tprops_context ctx;
-	struct relay_result res;
-	enum tlsc_result hr;
-	char	 err[256];
 
-	if (tprops_client_decode(q2, &cp, err, sizeof(err)) < 0) {
-		log_warnx("handoff: receive client TLS settings: %s", err);
-		return;
-	}
-	if (handoff_client_disabled(s->snap->cfg)) {
-		log_warnx("TLS client role is disabled by configuration");
-		handoff_refuse_client(s);
-		goto out;
-	}
-	if (cp.tls_level > TPROPS_LEV_SECURE) {
-		log_warnx("%s: unknown TLS security level %u", cp.namaddr, cp.tls_level);
-		handoff_refuse_client(s);
-		goto out;
-	}
-	handoff_check_params(s->snap->cfg, &cp);
-	if ((s->ssl = handoff_client_ssl(s, &cp)) == NULL) {
-		handoff_refuse_client(s);
-		goto out;
-	}
-	if (handoff_status(s, 1) < 0)
-		goto out;
-	if (flags & HANDOFF_PROBE_ONLY) {
-		handoff_wait_eof(s);
-		goto out;
-	}
-	if (handoff_client_fd(s) < 0 || SSL_set_fd(s->ssl, s->net_fd) != 1) {
-		tls_log_errors();
-		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		goto out;
-	}
-	hr = tlsc_handshake(s->ssl, s->net_fd, s->plain_fd, sys_now_ms() +
-	    (int64_t)(hs_timeout ? hs_timeout : 1) * 1000, &s->busy);
-	if (hr != TLSC_OK) {
+	if (hr != TLS_HS_OK) {
 		STATS_INC(STAT_CLIENT_HANDSHAKE_FAILED);
 		sess_count_handshake(s, 0);
-		if (hr == TLSC_TIMEOUT)
+		if (hr == TLS_HS_TIMEOUT)
 			log_warnx("ciphertext read/write timeout for %s", s->peer);
-		else if (hr == TLSC_LOCAL_GONE)
+		else if (hr == TLS_HS_LOCAL_GONE)
 			log_warnx("handoff: local client closed the connection during "
 			    "the TLS handshake with %s", s->peer);
 		tls_log_errors();
 		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
 		    s->peer);
-		goto out;
+		handoff_end(s);
+		return;
 	}
 	STATS_INC(SSL_session_reused(s->ssl) ? STAT_CLIENT_HANDSHAKE_RESUMED :
 	    STAT_CLIENT_HANDSHAKE_FULL);
 	sess_count_handshake(s, 1);
 	tlsc_finish(s->ssl, &ctx);
-	handoff_tlsrpt(s->ssl, &cp, &ctx);
+	handoff_tlsrpt(s->ssl, &st->cp, &ctx);
 	/* The context goes out before any byte from the remote server. */
-	if ((flags & HANDOFF_SEND_CONTEXT) &&
-	    handoff_send_context(s, &ctx, cp.r3) < 0)
-		goto out;
-	relay_run(s->plain_fd, s->ssl, s->net_fd,
-	    (int)((idle_timeout + 10) > 86400 ? 86400 : idle_timeout + 10) * 1000,
-	    0, &s->busy, &res);
-	sess_relay_done(s, s->ssl, &res);
-	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
-	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
-	    (unsigned long long)res.to_local);
-out:
-	tprops_client_free(&cp);
+	if ((st->flags & HANDOFF_SEND_CONTEXT) &&
+	    handoff_send_context(s, &ctx, st->cp.r3) < 0) {
+		handoff_end(s);
+		return;
+	}
+	handoff_relay(s);
 }
 
-void
-handoff_run(struct sess *s)
+/* handoff_client_fd - the client role's descriptor, then the handshake */
+static void
+handoff_client_fd(struct sess *s)
 {
-	struct handoff_in in = { NULL, 0, 0 };
-	struct tprops_server sp;
-	struct attr_rec q1, q2;
-	const char *endpoint = NULL, *serverid = NULL;
-	unsigned int flags = 0, t1 = 0, t2 = 0;
+	if (handoff_recv_fd(s) < 0 || SSL_set_fd(s->ssl, s->net_fd) != 1) {
+		tls_log_errors();
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		handoff_end(s);
+		return;
+	}
+	sess_tls_connect(s, s->plain_fd, sys_now_ms() + s->handshake_ms,
+	    handoff_client_tls_done);
+}
+
+/* handoff_client - the client role, after Q1 and Q2 */
+static void
+handoff_client(struct sess *s)
+{
+	struct handoff_st *st = s->ctx;
 	char	 err[256];
-	int64_t	 deadline;
-	int	 fd, r, connected = 0;
-	struct attr_want want[] = {
-		{ "remote_endpoint", ATTR_TYPE_STR, &endpoint },
-		{ "flags", ATTR_TYPE_UINT, &flags },
-		{ "timeout", ATTR_TYPE_UINT, &t1 },
-		{ "timeout", ATTR_TYPE_UINT, &t2 },
-		{ "serverid", ATTR_TYPE_STR, &serverid },
-	};
 
-	attr_rec_init(&q1);
-	attr_rec_init(&q2);
-
-	/* R1 goes out before we read anything. */
-	deadline = sys_now_ms() + s->snap->watchdog_ms;
-	if (sys_write_all(s->plain_fd, handoff_r1, sizeof(handoff_r1), deadline) < 0) {
-		log_warn("handoff: write protocol attribute");
-		goto done;
+	if (tprops_client_decode(&st->q2, &st->cp, err, sizeof(err)) < 0) {
+		log_warnx("handoff: receive client TLS settings: %s", err);
+		handoff_end(s);
+		return;
 	}
-
-	deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
-	if ((r = handoff_read_record(s->plain_fd, &in, &q1, deadline, err,
-	    sizeof(err))) <= 0 ||
-	    attr_expect(&q1, want, sizeof(want) / sizeof(want[0]), NULL, err,
-	    sizeof(err)) < 0) {
-		log_warnx("handoff: receive request attributes: %s", err);
-		goto done;
+	st->have_cp = 1;
+	if (handoff_client_disabled(s->snap->cfg)) {
+		log_warnx("TLS client role is disabled by configuration");
+		handoff_say_no(s);
+		return;
 	}
-	sess_set_peer(s, endpoint, serverid);
-
-	if (((flags & HANDOFF_ROLE_SERVER) != 0) == ((flags & HANDOFF_ROLE_CLIENT) != 0)) {
-		log_info("CONNECT (bogus_direction) %s", s->peer);
-		connected = 1;
-		log_warnx("handoff: bad request flags: 0x%x", flags);
-		if (handoff_status(s, 0) == 0)
-			handoff_wait_eof(s);
-		goto done;
+	if (st->cp.tls_level > TPROPS_LEV_SECURE) {
+		log_warnx("%s: unknown TLS security level %u", st->cp.namaddr,
+		    st->cp.tls_level);
+		handoff_say_no(s);
+		return;
 	}
-	STATS_INC((flags & HANDOFF_ROLE_CLIENT) ? STAT_ROLE_CLIENT : STAT_ROLE_SERVER);
-	if (flags & HANDOFF_ROLE_CLIENT) {
-		log_info("CONNECT to %s", s->peer);
-		connected = 1;
-		/* Q2 follows Q1 at once; read it so the client is not cut off mid-write. */
-		if (handoff_read_record(s->plain_fd, &in, &q2, deadline, err,
-		    sizeof(err)) <= 0) {
-			log_warnx("handoff: receive client TLS settings: %s", err);
-			goto done;
-		}
-		handoff_client(s, &q2, flags, t1, t2);
-		goto done;
+	handoff_check_params(s->snap->cfg, &st->cp);
+	if ((s->ssl = handoff_client_ssl(s, &st->cp)) == NULL) {
+		handoff_say_no(s);
+		return;
 	}
+	if (handoff_status(s, 1) < 0) {
+		handoff_end(s);
+		return;
+	}
+	if (st->flags & HANDOFF_PROBE_ONLY) {
+		handoff_drain(s);
+		return;
+	}
+	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
+	if (handoff_wait_in(s, handoff_client_fd))
+		handoff_client_fd(s);
+}
 
-	log_info("CONNECT from %s", s->peer);
-	connected = 1;
+/* handoff_server_fd - the server role's descriptor, then the handshake */
+static void
+handoff_server_fd(struct sess *s)
+{
+	if (handoff_recv_fd(s) < 0) {
+		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
+		    s->peer);
+		handoff_end(s);
+		return;
+	}
+	handoff_tls(s);
+}
+
+/* handoff_server - the server role, after Q1 */
+static void
+handoff_server(struct sess *s)
+{
+	struct handoff_st *st = s->ctx;
+	struct tprops_server sp;
+	char	 err[256];
+
 	/*
 	 * 3.12 sends its server TLS settings right after the request, in
 	 * the same write, without waiting for the status; earlier releases
 	 * send nothing more before the status. Read them by the protocol,
 	 * so that the descriptor's byte is never taken for a record's.
 	 */
-	if (!(flags & HANDOFF_PROBE_ONLY) && handoff_more(s->plain_fd, &in)) {
-		if (handoff_read_record(s->plain_fd, &in, &q2, deadline, err,
-		    sizeof(err)) <= 0 || tprops_server_decode(&q2, &sp, err,
+	if (!(st->flags & HANDOFF_PROBE_ONLY) && handoff_more(s->plain_fd, &st->in)) {
+		if (handoff_read_record(s->plain_fd, &st->in, &st->q2, st->deadline,
+		    err, sizeof(err)) <= 0 || tprops_server_decode(&st->q2, &sp, err,
 		    sizeof(err)) < 0) {
 			log_warnx("handoff: receive server TLS settings: %s", err);
-			goto done;
+			handoff_end(s);
+			return;
 		}
 		handoff_check_server(s->snap->cfg, &sp);
 	}
 	if (s->tls->tls == NULL) {
 		log_warnx("handoff: %s; answered status=0", s->tls->off_reason);
-		if (handoff_status(s, 0) == 0)
-			handoff_wait_eof(s);
-		goto done;
+		handoff_say_no(s);
+		return;
 	}
-	if (handoff_status(s, 1) < 0)
-		goto done;
-	if (flags & HANDOFF_PROBE_ONLY) {	/* 3.12: status only, no descriptor */
-		handoff_wait_eof(s);
-		goto done;
+	if (handoff_status(s, 1) < 0) {
+		handoff_end(s);
+		return;
 	}
+	if (st->flags & HANDOFF_PROBE_ONLY) {	/* 3.12: status only, no descriptor */
+		handoff_drain(s);
+		return;
+	}
+	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
+	if (handoff_wait_in(s, handoff_server_fd))
+		handoff_server_fd(s);
+}
 
-	deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
-	if (fdpass_recv(s->plain_fd, &fd, deadline, err, sizeof(err)) < 0) {
-		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
-		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		goto done;
+/* handoff_request - Q1 (its first bytes are there, or the deadline passed) */
+static void
+handoff_request(struct sess *s)
+{
+	struct handoff_st *st = s->ctx;
+	const char *endpoint = NULL, *serverid = NULL;
+	struct netlist_addr ca;
+	unsigned int t1 = 0, t2 = 0;
+	char	 err[256];
+	struct attr_want want[] = {
+		{ "remote_endpoint", ATTR_TYPE_STR, &endpoint },
+		{ "flags", ATTR_TYPE_UINT, &st->flags },
+		{ "timeout", ATTR_TYPE_UINT, &t1 },
+		{ "timeout", ATTR_TYPE_UINT, &t2 },
+		{ "serverid", ATTR_TYPE_STR, &serverid },
+	};
+
+	s->pk.timed_out = 0;
+	if (handoff_read_record(s->plain_fd, &st->in, &st->q1, st->deadline, err,
+	    sizeof(err)) <= 0 ||
+	    attr_expect(&st->q1, want, sizeof(want) / sizeof(want[0]), NULL, err,
+	    sizeof(err)) < 0) {
+		log_warnx("handoff: receive request attributes: %s", err);
+		handoff_end(s);
+		return;
 	}
-	sess_set_net_fd(s, fd);
-	err[0] = '\0';
-	if (handoff_check_fd(fd, err, sizeof(err)) == 0 &&
-	    sys_set_nonblock(fd, 1) < 0)
-		snprintf(err, sizeof(err), "fcntl: %s", strerror(errno));
-	if (err[0] != '\0') {
-		log_warnx("handoff: receive remote SMTP peer file descriptor: %s", err);
-		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		goto done;
+	sess_set_peer(s, endpoint, serverid);
+	/* The limits are the remote client's, not the local Postfix's. */
+	if (netlist_addr_parse(endpoint, &ca) == 0 && sess_admit_client(s, &ca) < 0) {
+		handoff_say_no(s);
+		return;
 	}
-	/*
-	 * Small SMTP replies must not wait for a delayed ACK (~40 ms each);
-	 * Postfix's sender may not have set it. Not a TCP socket: ignored.
-	 */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-	handoff_tls(s, t1, t2);
-done:
-	if (connected)
-		log_info("DISCONNECT %s", s->peer);
-	attr_rec_free(&q1);
-	attr_rec_free(&q2);
-	free(in.buf);
+	s->handshake_ms = (int)(t1 ? t1 : 1) * 1000;
+	s->idle_ms = (int)((t2 + 10) > 86400 ? 86400 : t2 + 10) * 1000;
+
+	if (((st->flags & HANDOFF_ROLE_SERVER) != 0) ==
+	    ((st->flags & HANDOFF_ROLE_CLIENT) != 0)) {
+		log_info("CONNECT (bogus_direction) %s", s->peer);
+		st->connected = 1;
+		log_warnx("handoff: bad request flags: 0x%x", st->flags);
+		handoff_say_no(s);
+		return;
+	}
+	STATS_INC((st->flags & HANDOFF_ROLE_CLIENT) ? STAT_ROLE_CLIENT :
+	    STAT_ROLE_SERVER);
+	if (st->flags & HANDOFF_ROLE_CLIENT) {
+		log_info("CONNECT to %s", s->peer);
+		st->connected = 1;
+		/* Q2 follows Q1 at once; read it so the client is not cut off mid-write. */
+		if (handoff_read_record(s->plain_fd, &st->in, &st->q2, st->deadline,
+		    err, sizeof(err)) <= 0) {
+			log_warnx("handoff: receive client TLS settings: %s", err);
+			handoff_end(s);
+			return;
+		}
+		handoff_client(s);
+		return;
+	}
+	log_info("CONNECT from %s", s->peer);
+	st->connected = 1;
+	handoff_server(s);
+}
+
+void
+handoff_run(struct sess *s)
+{
+	struct handoff_st *st;
+	int64_t	 deadline;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		log_warnx("handoff: out of memory");
+		return;
+	}
+	attr_rec_init(&st->q1);
+	attr_rec_init(&st->q2);
+	s->ctx = st;
+	s->ctx_free = handoff_st_free;
+
+	/* R1 goes out before we read anything. */
+	deadline = sys_now_ms() + s->snap->watchdog_ms;
+	if (sys_write_all(s->plain_fd, handoff_r1, sizeof(handoff_r1), deadline) < 0) {
+		log_warn("handoff: write protocol attribute");
+		return;
+	}
+	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
+	if (handoff_wait_in(s, handoff_request))
+		handoff_request(s);
 }

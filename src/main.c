@@ -22,12 +22,14 @@
  *	Once a second it also runs the watchdog check.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <malloc.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -50,6 +52,7 @@
 #include "sys.h"
 #include "tickets.h"
 #include "tls_common.h"
+#include "park.h"
 #include "workq.h"
 
 #ifndef TLSPROXY_SYSCONFDIR
@@ -71,6 +74,8 @@
 #ifndef MAIN_WORKER_STACK
 #define MAIN_WORKER_STACK	(256 * 1024)
 #endif
+
+static void	main_check_max(const struct cfg *);
 
 #define MAIN_MAX_LISTENERS	256
 
@@ -303,6 +308,18 @@ main_heap_trim(int secs)
 	log_debug("heap trim took %lld ms", (long long)(sys_now_ms() - t0));
 }
 
+/* main_wait_sessions - until no session is live, or the deadline; 0 or -1 */
+static int
+main_wait_sessions(int64_t deadline)
+{
+	while (sess_live() > 0) {
+		if (sys_ms_left(deadline) == 0)
+			return (-1);
+		usleep(50 * 1000);
+	}
+	return (0);
+}
+
 /* main_stats_render - the stats socket's answer: gauges, then counters */
 static size_t
 main_stats_render(char *buf, size_t len)
@@ -314,9 +331,10 @@ main_stats_render(char *buf, size_t len)
 	if (main_wq != NULL)
 		workq_counts(main_wq, &queued, &busy);
 	scache_get_stats(main_cache, &st);
-	n = (size_t)snprintf(buf, len, "sessions_live %u\nworkers_busy %u\n"
-	    "queue_waiting %u\ncache_entries %zu\ncache_bytes %zu\n", sess_live(),
-	    busy, queued, st.entries, st.bytes);
+	n = (size_t)snprintf(buf, len, "sessions_live %u\nsessions_parked %u\n"
+	    "workers_busy %u\nqueue_waiting %u\ncache_entries %zu\n"
+	    "cache_bytes %zu\n", sess_live(), sess_parked(), busy, queued,
+	    st.entries, st.bytes);
 	if (n >= len)
 		return (len);
 	return (n + stats_render(buf + n, len - n));
@@ -441,6 +459,7 @@ main_reload(const struct cfg *running)
 	if (strcmp(cfg_str(snap->cfg, "tlsproxy_chroot"),
 	    cfg_str(running, "tlsproxy_chroot")) != 0)
 		log_warnx("tlsproxy_chroot changes take effect after a restart");
+	main_check_max(snap->cfg);
 	main_log_tls_off(snap);
 	/* New sessions get the new snapshot, then the new listeners. */
 	snap_install(snap);
@@ -660,10 +679,87 @@ main_drop_privileges(const struct cfg *cfg, const char *root)
 	    (long)gid);
 }
 
+/*
+ * Descriptors that are not sessions': the listeners, the log, the
+ * waiting set, files opened on reload (MAIN_FD_SPARE), and refused
+ * handoff clients being drained (at most 256; an eighth of a small
+ * limit).
+ */
+#define MAIN_FD_SPARE	32
+
+static unsigned long
+main_fd_reserve(unsigned long lim)
+{
+	return (MAIN_FD_SPARE + main_nlsts + (lim / 8 < 256 ? lim / 8 : 256));
+}
+
+/* main_workers - tlsproxy_worker_threads; 0: twice the usable CPUs plus two */
+static int
+main_workers(const struct cfg *cfg)
+{
+	cpu_set_t set;
+	long	 n;
+
+	if ((n = cfg_int(cfg, "tlsproxy_worker_threads")) > 0)
+		return ((int)n);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = CPU_COUNT(&set);
+	else
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return ((int)(2 * n + 2));
+}
+
+/* main_check_max - say so when tlsproxy_max_sessions cannot be met */
+static void
+main_check_max(const struct cfg *cfg)
+{
+	unsigned long want = (unsigned long)cfg_int(cfg, "tlsproxy_max_sessions");
+	unsigned long cap = sess_capacity();
+
+	if (want > cap)
+		log_warnx("tlsproxy_max_sessions = %lu needs a descriptor limit of "
+		    "%lu; with the limit there is, at most %lu sessions are "
+		    "admitted", want, 2 * want + main_fd_reserve(ULONG_MAX), cap);
+}
+
+/*
+ * main_capacity - raise the soft descriptor limit to the hard one and
+ * derive the most sessions it allows: two descriptors each
+ */
+static void
+main_capacity(const struct cfg *cfg)
+{
+	struct rlimit rl;
+	unsigned long lim, reserve, cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal("getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur != rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit to %llu",
+			    (unsigned long long)rl.rlim_max);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1UL << 24) ?
+	    1UL << 24 : (unsigned long)rl.rlim_cur;
+	reserve = main_fd_reserve(lim);
+	cap = lim > reserve + 2 ? (lim - reserve) / 2 : 1;
+	sess_set_capacity((unsigned int)cap);
+	log_info("capacity: %lu sessions (fd limit %lu)", cap, lim);
+	if (lim <= reserve + 2)
+		log_warnx("the descriptor limit %lu leaves room for one session "
+		    "at a time; raise it (ulimit -n, LimitNOFILE)", lim);
+	main_check_max(cfg);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct workq *wq;
+	struct park *pk;
 	struct snap *snap;
 	struct cfg *cfg;
 	sigset_t sigs;
@@ -742,6 +838,7 @@ main(int argc, char **argv)
 	if (main_open_listeners(snap->cfg, main_lsts, &main_nlsts, err,
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
+	main_capacity(snap->cfg);
 	snap_install(snap_ref(snap));
 
 	if (!main_foreground) {
@@ -760,12 +857,16 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	threads = (int)cfg_int(snap->cfg, "tlsproxy_worker_threads");
+	threads = main_workers(snap->cfg);
 	if ((wq = workq_create((unsigned int)threads,
 	    (unsigned int)cfg_int(snap->cfg, "tlsproxy_queue_limit"),
 	    MAIN_WORKER_STACK, sess_run, sess_drop, NULL)) == NULL)
 		fatal("cannot start %d worker threads", threads);
 	main_wq = wq;
+	/* Sessions waiting for the network wait here, without a thread. */
+	if ((pk = park_create(sess_wake, NULL)) == NULL || park_start(pk) < 0)
+		fatal("cannot start the waiting set");
+	sess_runtime(wq, pk);
 	acceptor_set_stats_fn(main_stats_render);
 	if (acceptor_start(wq, main_lsts, main_nlsts) < 0)
 		fatal("cannot start the acceptor thread");
@@ -803,9 +904,9 @@ main(int argc, char **argv)
 			snap_unref(snap);
 		} else if (sig == SIGUSR1) {
 			workq_counts(wq, &queued, &busy);
-			log_info("statistics: %u live sessions, %u busy workers, "
-			    "%u queued (limit %u)", sess_live(), busy, queued,
-			    workq_limit(wq));
+			log_info("statistics: %u live sessions (%u parked), %u busy "
+			    "workers, %u queued (limit %u)", sess_live(), sess_parked(),
+			    busy, queued, workq_limit(wq));
 			main_log_cache();
 			stats_log();
 		} else {
@@ -818,18 +919,22 @@ main(int argc, char **argv)
 	for (i = 0; i < main_nlsts; i++)
 		lst_close(main_lsts[i]);
 	main_nlsts = 0;
-	workq_shutdown(wq);
 	snap = snap_current();
 	drain_ms = (int)cfg_int(snap->cfg, "tlsproxy_drain_timeout") * 1000;
 	snap_unref(snap);
+	/* Live sessions, working or parked, finish within the drain time. */
 	if (sess_live() > 0)
 		log_info("waiting up to %d s for %u live sessions", drain_ms / 1000,
 		    sess_live());
-	if (workq_wait_idle(wq, sys_now_ms() + drain_ms) < 0) {
+	if (main_wait_sessions(sys_now_ms() + drain_ms) < 0) {
 		log_warnx("drain timeout: interrupting %u live sessions", sess_live());
 		sess_kill_all();
-		(void)workq_wait_idle(wq, sys_now_ms() + 10000);
+		park_expire_all(pk);
+		(void)main_wait_sessions(sys_now_ms() + 10000);
 	}
+	park_destroy(pk);	/* what is still parked is handed back */
+	workq_shutdown(wq);
+	(void)workq_wait_idle(wq, sys_now_ms() + 10000);
 	workq_destroy(wq);
 	snap_install(NULL);
 	main_log_cache();

@@ -1,43 +1,40 @@
 /*
  * NAME
- *	relay - poll() loop between a plaintext fd and a TLS session
+ *	relay - moving bytes between a plaintext fd and a TLS session
  * DESCRIPTION
  *	See relay.h. Each side remembers whether it may be ready: an
  *	operation is tried only then, a would-block clears the flag, and
- *	poll() sets it again, so a quiet side costs no failed read per
- *	round. The TLS side starts ready: OpenSSL may already hold
+ *	a readiness check sets it again, so a quiet side costs no failed
+ *	read per round. The TLS side starts ready: OpenSSL may already hold
  *	records read ahead during the handshake, which poll() cannot see;
- *	after a would-block it holds no complete record. What each
- *	TLS operation waits for is remembered from the last
- *	SSL_get_error(), so a TLS read that needs to write (or the other
- *	way round) is polled for the right event.
+ *	after a would-block it holds no complete record. What each TLS
+ *	operation waits for is remembered from the last SSL_get_error(), so
+ *	a TLS read that needs to write (or the other way round) waits for
+ *	the right event.
  *
- *	Memory: the two buffers are allocated when first needed. A session
- *	quiet for RELAY_PARK_MS parks: its empty buffers, OpenSSL's record
- *	buffers and the stack pages its worker touched during the
- *	handshake go back to the system, so a thread held by an idle
- *	session costs a few pages, not the handshake's peak.
+ *	relay_step() moves what it can; when nothing can move it waits a
+ *	short grace in poll() (a stream's next segment usually comes
+ *	within it, and the session keeps its worker), then says what to
+ *	wait for and gives the memory an idle session need not hold back
+ *	(empty buffers, OpenSSL's record buffers). Back from the wait, one
+ *	poll() with no timeout tells which side is ready.
  */
-#include <sys/mman.h>
-
 #include <errno.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 
 #include "log.h"
+#include "park.h"
 #include "relay.h"
 #include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
 
 #define RELAY_BUFSIZE	16384	/* one TLS record of plaintext */
-#define RELAY_PARK_MS	2000	/* quiet this long: give memory back */
-#define RELAY_STACK_KEEP 1024	/* below our frame: the calls we make next */
 
 struct relay_buf {
 	size_t	 off;
@@ -45,35 +42,18 @@ struct relay_buf {
 	unsigned char data[RELAY_BUFSIZE];
 };
 
-/* relay_stack_trim - release this thread's stack pages below the caller */
-static void
-relay_stack_trim(void)
-{
-	pthread_attr_t attr;
-	void	*addr;
-	size_t	 size, guard = 0;
-	uintptr_t lo, hi, page = (uintptr_t)sysconf(_SC_PAGESIZE);
-
-	if (pthread_getattr_np(pthread_self(), &attr) != 0)
-		return;
-	if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-		(void)pthread_attr_getguardsize(&attr, &guard);
-		lo = ((uintptr_t)addr + guard + page - 1) & ~(page - 1);
-		hi = ((uintptr_t)__builtin_frame_address(0) - RELAY_STACK_KEEP) &
-		    ~(page - 1);
-		/* Everything below hi is dead: no frame lives there now. */
-		if (hi > lo && hi < (uintptr_t)addr + size)
-			(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	}
-	pthread_attr_destroy(&attr);
-}
-
 static struct relay_buf *
 relay_buf_get(struct relay_buf **bp)
 {
 	if (*bp == NULL && (*bp = malloc(sizeof(**bp))) != NULL)
 		(*bp)->off = (*bp)->len = 0;
 	return (*bp);
+}
+
+static int
+relay_buf_empty(const struct relay_buf *b)
+{
+	return (b == NULL || b->len == 0);
 }
 
 const char *
@@ -145,287 +125,360 @@ relay_net_read(SSL *ssl, int net_fd, void *buf, size_t len, int *e)
 }
 
 void
-relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms, int half_close,
-    _Atomic int64_t *busy, struct relay_result *res)
+relay_init(struct relay *r, int plain_fd, SSL *ssl, int net_fd, int idle_ms,
+    int half_close, _Atomic int64_t *busy, int (*grace)(void))
 {
-	struct relay_buf *up = NULL, *down = NULL;	/* to remote, to local */
-	struct pollfd pfd[2];
-	/*
-	 * Per side: *_eof, no more reading (an EOF, a close_notify or an
-	 * error); *_dead, no more writing either (an error). With a TLS
-	 * side, sent_notify: our close_notify went out.
-	 */
-	int	 local_eof = 0, remote_eof = 0, local_dead = 0, remote_dead = 0;
-	int	 sent_notify = 0, plain_shut = 0, progress, n, r, e = 0, timeout;
-	int	 plain_hup = 0, net_hup = 0, parked = 0;
-	/* Readiness: the plaintext side is polled first; TLS may hold data. */
-	int	 plain_rd = 0, plain_wr = 1, ssl_rd = 1, ssl_wr = 1;
-	int	 rd_want = SSL_ERROR_WANT_READ, wr_want = 0;
-	int64_t	 idle_deadline, now;
+	memset(r, 0, sizeof(*r));
+	r->grace = grace;
+	r->plain_fd = plain_fd;
+	r->ssl = ssl;
+	r->net_fd = net_fd;
+	r->idle_ms = idle_ms;
+	r->half_close = half_close;
+	r->busy = busy;
+	/* The plaintext side is polled first; TLS may hold data already. */
+	r->plain_wr = r->ssl_rd = r->ssl_wr = 1;
+	r->rd_want = SSL_ERROR_WANT_READ;
+	r->idle_deadline = sys_now_ms() + idle_ms;
+}
+
+/* relay_stamp - the watchdog's mark around one I/O call */
+static void
+relay_stamp(struct relay *r, int on)
+{
+	if (r->busy != NULL)
+		*r->busy = on ? sys_now_ms() : 0;
+}
+
+/* relay_move - every operation that may go now; 1 when a byte moved or a state changed */
+static int
+relay_move(struct relay *r)
+{
+	struct relay_result *res = &r->res;
+	int	 progress = 0, n, e = 0;
 	ssize_t	 k;
 
-	memset(res, 0, sizeof(*res));
-	idle_deadline = sys_now_ms() + idle_ms;
-
-	for (;;) {
-		progress = 0;
-
-		/* Plaintext in -> up buffer. */
-		if (!local_eof && plain_rd && (up == NULL || up->len == 0)) {
-			if (relay_buf_get(&up) == NULL) {
-				res->end = RELAY_LOCAL_ERROR;
-				break;
-			}
-			if (busy)
-				*busy = sys_now_ms();
-			k = read(plain_fd, up->data, sizeof(up->data));
-			if (busy)
-				*busy = 0;
-			if (k > 0) {
-				up->off = 0;
-				up->len = (size_t)k;
-				progress = 1;
-				/* A short read drained the socket: poll before the next. */
-				if ((size_t)k < sizeof(up->data))
-					plain_rd = 0;
-			} else if (k == 0) {
-				local_eof = 1;
-				if (res->end == 0)
-					res->end = RELAY_LOCAL_EOF;
-				progress = 1;
-			} else if (errno == EAGAIN || errno == EINTR) {
-				plain_rd = (errno == EINTR);
-			} else {
-				local_eof = local_dead = 1;
-				if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
-					res->end = RELAY_LOCAL_ERROR;
-				up->len = 0;	/* nothing sensible left to send */
-				progress = 1;
-			}
-		}
-		/* Up buffer -> TLS (also after the peer's close_notify: half-close). */
-		if (up != NULL && up->len > 0 && !remote_dead && ssl_wr) {
-			ERR_clear_error();
-			if (busy)
-				*busy = sys_now_ms();
-			r = relay_net_write(ssl, net_fd, up->data + up->off, up->len, &e);
-			if (busy)
-				*busy = 0;
-			if (r > 0) {
-				up->off += (size_t)r;
-				up->len -= (size_t)r;
-				res->to_remote += (uint64_t)r;
-				wr_want = 0;
-				ssl_rd = 1;	/* likewise, a read waiting on a write */
-				progress = 1;
-			} else {
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-					wr_want = e;
-					ssl_wr = 0;
-				} else {
-					remote_eof = remote_dead = 1;
-					res->end = RELAY_REMOTE_ERROR;
-					up->len = 0;
-					progress = 1;
-				}
-			}
-		}
-		/* TLS -> down buffer. */
-		if (!remote_eof && ssl_rd && (down == NULL || down->len == 0)) {
-			if (relay_buf_get(&down) == NULL) {
-				res->end = RELAY_LOCAL_ERROR;
-				break;
-			}
-			ERR_clear_error();
-			if (busy)
-				*busy = sys_now_ms();
-			errno = 0;
-			r = relay_net_read(ssl, net_fd, down->data, sizeof(down->data), &e);
-			if (busy)
-				*busy = 0;
-			/*
-			 * A KeyUpdate the peer asked for goes out now, not with our
-			 * next data (the read that took it may have had no data).
-			 */
-			if (ssl != NULL && (r > 0 || e == SSL_ERROR_WANT_READ))
-				tls_key_update_answer(ssl);
-			if (r > 0) {
-				down->off = 0;
-				down->len = (size_t)r;
-				rd_want = SSL_ERROR_WANT_READ;
-				ssl_wr = 1;	/* a write waiting on a read may go now */
-				progress = 1;
-			} else {
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-					rd_want = e;
-					ssl_rd = 0;
-				} else {
-					remote_eof = 1;
-					/* close_notify or a plain EOF is an end; a reset is an error. */
-					if (e == SSL_ERROR_ZERO_RETURN) {
-						if (ssl != NULL)
-							STATS_INC(STAT_CLOSE_NOTIFY_RECEIVED);
-						if (res->end == 0)
-							res->end = RELAY_REMOTE_EOF;
-					} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
-					    errno == 0) {
-						if (res->end == 0)
-							res->end = RELAY_REMOTE_EOF;
-					} else {
-						remote_dead = 1;
-						res->end = RELAY_REMOTE_ERROR;
-					}
-					progress = 1;
-				}
-			}
-		}
-		/* Down buffer -> plaintext out. */
-		if (down != NULL && down->len > 0 && !local_dead && plain_wr) {
-			if (busy)
-				*busy = sys_now_ms();
-			k = send(plain_fd, down->data + down->off, down->len, MSG_NOSIGNAL);
-			if (busy)
-				*busy = 0;
-			if (k > 0) {
-				down->off += (size_t)k;
-				down->len -= (size_t)k;
-				res->to_local += (uint64_t)k;
-				progress = 1;
-			} else if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-				plain_wr = (errno == EINTR);
-			} else if (k < 0) {
-				/* Local side gone: nothing more can be delivered. */
-				down->len = 0;
-				local_eof = local_dead = 1;
-				if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
-					res->end = RELAY_LOCAL_ERROR;
-				progress = 1;
-			}
-		}
-
-		/*
-		 * Ends. An error ends the session at once. Without half_close,
-		 * either side's end ends it once what it sent was passed on.
-		 * With half_close, each direction ends by itself: the peer's
-		 * close_notify or EOF becomes shutdown(SHUT_WR) toward the local
-		 * side, the local side's EOF our close_notify, and the session
-		 * ends when both directions have.
-		 */
-		if (remote_dead || local_dead)
-			break;
-		if (remote_eof && (down == NULL || down->len == 0)) {
-			if (!half_close || local_eof)
-				break;
-			if (!plain_shut) {
-				(void)shutdown(plain_fd, SHUT_WR);
-				plain_shut = 1;
-				STATS_INC(STAT_HALF_CLOSES);
-				progress = 1;
-			}
-		}
-		if (local_eof && (up == NULL || up->len == 0)) {
-			if (!half_close || remote_eof)
-				break;
-			if (!sent_notify && ssl != NULL) {
-				sent_notify = 1;
-				STATS_INC(STAT_HALF_CLOSES);
-				if (tls_close_notify(ssl, net_fd, busy) == 0)
-					STATS_INC(STAT_CLOSE_NOTIFY_SENT);
-				progress = 1;
-			} else if (ssl == NULL && !sent_notify) {
-				sent_notify = 1;
-				(void)shutdown(net_fd, SHUT_WR);
-				STATS_INC(STAT_HALF_CLOSES);
-				progress = 1;
-			}
-		}
-
-		if (progress) {
-			parked = 0;
-			idle_deadline = sys_now_ms() + idle_ms;
-			continue;
-		}
-
-		/* Nothing can move: wait for whatever can unblock us. */
-		pfd[0].fd = plain_fd;
-		pfd[0].events = 0;
-		if (!local_eof && (up == NULL || up->len == 0))
-			pfd[0].events |= POLLIN;
-		if (down != NULL && down->len > 0)
-			pfd[0].events |= POLLOUT;
-		pfd[1].fd = net_fd;
-		pfd[1].events = 0;
-		if (up != NULL && up->len > 0 && wr_want)
-			pfd[1].events |= relay_want_events(wr_want);
-		if ((down == NULL || down->len == 0) && !remote_eof)
-			pfd[1].events |= relay_want_events(rd_want);
-		/*
-		 * A hung-up fd polls ready forever; once seen, stop polling it
-		 * until we actually read it again (the read reports the EOF).
-		 */
-		if (plain_hup && !(pfd[0].events & POLLIN))
-			pfd[0].fd = -1;
-		if (net_hup && !(pfd[1].events & POLLIN))
-			pfd[1].fd = -1;
-		pfd[0].revents = pfd[1].revents = 0;
-		timeout = sys_ms_left(idle_deadline);
-		if (!parked && (timeout < 0 || timeout > RELAY_PARK_MS))
-			timeout = RELAY_PARK_MS;
-		n = poll(pfd, 2, timeout);
-		if (n < 0 && errno != EINTR) {
+	/* Plaintext in -> up buffer. */
+	if (!r->local_eof && r->plain_rd && relay_buf_empty(r->up)) {
+		if (relay_buf_get(&r->up) == NULL) {
 			res->end = RELAY_LOCAL_ERROR;
-			break;
+			r->local_eof = r->local_dead = 1;
+			return (1);
 		}
-		if (n == 0) {
-			now = sys_now_ms();
-			if (idle_ms >= 0 && now >= idle_deadline) {
-				res->end = RELAY_TIMEOUT;
-				break;
+		relay_stamp(r, 1);
+		k = read(r->plain_fd, r->up->data, sizeof(r->up->data));
+		relay_stamp(r, 0);
+		if (k > 0) {
+			r->up->off = 0;
+			r->up->len = (size_t)k;
+			progress = 1;
+			/* A short read drained the socket: poll before the next. */
+			if ((size_t)k < sizeof(r->up->data))
+				r->plain_rd = 0;
+		} else if (k == 0) {
+			r->local_eof = 1;
+			if (res->end == 0)
+				res->end = RELAY_LOCAL_EOF;
+			progress = 1;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			r->plain_rd = (errno == EINTR);
+		} else {
+			r->local_eof = r->local_dead = 1;
+			if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
+				res->end = RELAY_LOCAL_ERROR;
+			r->up->len = 0;	/* nothing sensible left to send */
+			progress = 1;
+		}
+	}
+	/* Up buffer -> TLS (also after the peer's close_notify: half-close). */
+	if (!relay_buf_empty(r->up) && !r->remote_dead && r->ssl_wr) {
+		ERR_clear_error();
+		relay_stamp(r, 1);
+		n = relay_net_write(r->ssl, r->net_fd, r->up->data + r->up->off,
+		    r->up->len, &e);
+		relay_stamp(r, 0);
+		if (n > 0) {
+			r->up->off += (size_t)n;
+			r->up->len -= (size_t)n;
+			res->to_remote += (uint64_t)n;
+			r->wr_want = 0;
+			r->ssl_rd = 1;	/* likewise, a read waiting on a write */
+			progress = 1;
+		} else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			r->wr_want = e;
+			r->ssl_wr = 0;
+		} else {
+			r->remote_eof = r->remote_dead = 1;
+			res->end = RELAY_REMOTE_ERROR;
+			r->up->len = 0;
+			progress = 1;
+		}
+	}
+	/* TLS -> down buffer. */
+	if (!r->remote_eof && r->ssl_rd && relay_buf_empty(r->down)) {
+		if (relay_buf_get(&r->down) == NULL) {
+			res->end = RELAY_LOCAL_ERROR;
+			r->local_eof = r->local_dead = 1;
+			return (1);
+		}
+		ERR_clear_error();
+		relay_stamp(r, 1);
+		errno = 0;
+		n = relay_net_read(r->ssl, r->net_fd, r->down->data,
+		    sizeof(r->down->data), &e);
+		relay_stamp(r, 0);
+		/*
+		 * A KeyUpdate the peer asked for goes out now, not with our
+		 * next data (the read that took it may have had no data).
+		 */
+		if (r->ssl != NULL && (n > 0 || e == SSL_ERROR_WANT_READ))
+			tls_key_update_answer(r->ssl);
+		if (n > 0) {
+			r->down->off = 0;
+			r->down->len = (size_t)n;
+			r->rd_want = SSL_ERROR_WANT_READ;
+			r->ssl_wr = 1;	/* a write waiting on a read may go now */
+			progress = 1;
+		} else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			r->rd_want = e;
+			r->ssl_rd = 0;
+		} else {
+			r->remote_eof = 1;
+			/* close_notify or a plain EOF is an end; a reset is an error. */
+			if (e == SSL_ERROR_ZERO_RETURN) {
+				if (r->ssl != NULL)
+					STATS_INC(STAT_CLOSE_NOTIFY_RECEIVED);
+				if (res->end == 0)
+					res->end = RELAY_REMOTE_EOF;
+			} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+			    errno == 0) {
+				if (res->end == 0)
+					res->end = RELAY_REMOTE_EOF;
+			} else {
+				r->remote_dead = 1;
+				res->end = RELAY_REMOTE_ERROR;
 			}
-			if (!parked) {
-				/* Quiet: hand back what an idle session need not hold. */
-				if (up != NULL && up->len == 0) {
-					free(up);
-					up = NULL;
-				}
-				if (down != NULL && down->len == 0) {
-					free(down);
-					down = NULL;
-				}
-				if (ssl != NULL)
-					(void)SSL_free_buffers(ssl);
-				relay_stack_trim();
-				parked = 1;
-			}
+			progress = 1;
+		}
+	}
+	/* Down buffer -> plaintext out. */
+	if (!relay_buf_empty(r->down) && !r->local_dead && r->plain_wr) {
+		relay_stamp(r, 1);
+		k = send(r->plain_fd, r->down->data + r->down->off, r->down->len,
+		    MSG_NOSIGNAL);
+		relay_stamp(r, 0);
+		if (k > 0) {
+			r->down->off += (size_t)k;
+			r->down->len -= (size_t)k;
+			res->to_local += (uint64_t)k;
+			progress = 1;
+		} else if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+			r->plain_wr = (errno == EINTR);
+		} else if (k < 0) {
+			/* Local side gone: nothing more can be delivered. */
+			r->down->len = 0;
+			r->local_eof = r->local_dead = 1;
+			if (res->end == 0 || res->end == RELAY_REMOTE_EOF)
+				res->end = RELAY_LOCAL_ERROR;
+			progress = 1;
+		}
+	}
+	return (progress);
+}
+
+/*
+ * relay_ends - the direction ends; 1 when the session is over. An
+ * error ends it at once. Without half_close, either side's end ends it
+ * once what it sent was passed on. With half_close, each direction
+ * ends by itself: the peer's close_notify or EOF becomes
+ * shutdown(SHUT_WR) toward the local side, the local side's EOF our
+ * close_notify; the session ends when both directions have.
+ */
+static int
+relay_ends(struct relay *r, int *progress)
+{
+	if (r->remote_dead || r->local_dead)
+		return (1);
+	if (r->remote_eof && relay_buf_empty(r->down)) {
+		if (!r->half_close || r->local_eof)
+			return (1);
+		if (!r->plain_shut) {
+			(void)shutdown(r->plain_fd, SHUT_WR);
+			r->plain_shut = 1;
+			STATS_INC(STAT_HALF_CLOSES);
+			*progress = 1;
+		}
+	}
+	if (r->local_eof && relay_buf_empty(r->up)) {
+		if (!r->half_close || r->remote_eof)
+			return (1);
+		if (!r->sent_notify) {
+			r->sent_notify = 1;
+			STATS_INC(STAT_HALF_CLOSES);
+			if (r->ssl == NULL)
+				(void)shutdown(r->net_fd, SHUT_WR);
+			else if (tls_close_notify(r->ssl, r->net_fd, r->busy) == 0)
+				STATS_INC(STAT_CLOSE_NOTIFY_SENT);
+			*progress = 1;
+		}
+	}
+	return (0);
+}
+
+/* relay_pollfds - what each side waits for now; 0 when nothing can come */
+static int
+relay_pollfds(struct relay *r, struct pollfd pfd[2])
+{
+	pfd[0].fd = r->plain_fd;
+	pfd[0].events = 0;
+	if (!r->local_eof && relay_buf_empty(r->up))
+		pfd[0].events |= POLLIN;
+	if (!relay_buf_empty(r->down))
+		pfd[0].events |= POLLOUT;
+	pfd[1].fd = r->net_fd;
+	pfd[1].events = 0;
+	if (!relay_buf_empty(r->up) && r->wr_want)
+		pfd[1].events |= relay_want_events(r->wr_want);
+	if (relay_buf_empty(r->down) && !r->remote_eof)
+		pfd[1].events |= relay_want_events(r->rd_want);
+	/*
+	 * A hung-up fd is ready forever; once seen, wait on it only to read
+	 * it again (the read reports the EOF).
+	 */
+	if (r->plain_hup && !(pfd[0].events & POLLIN))
+		pfd[0].fd = -1;
+	if (r->net_hup && !(pfd[1].events & POLLIN))
+		pfd[1].fd = -1;
+	pfd[0].revents = pfd[1].revents = 0;
+	return ((pfd[0].fd >= 0 && pfd[0].events) || (pfd[1].fd >= 0 &&
+	    pfd[1].events));
+}
+
+/* relay_ready - take poll()'s answer: which side may move */
+static void
+relay_ready(struct relay *r, const struct pollfd pfd[2])
+{
+	if (pfd[0].revents & (POLLHUP | POLLERR))
+		r->plain_hup = 1;
+	if (pfd[1].revents & (POLLHUP | POLLERR))
+		r->net_hup = 1;
+	if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+		r->plain_rd = 1;
+	if (pfd[0].revents & (POLLOUT | POLLHUP | POLLERR))
+		r->plain_wr = 1;
+	if (pfd[1].revents & (relay_want_events(r->rd_want) | POLLHUP | POLLERR))
+		r->ssl_rd = 1;
+	if (pfd[1].revents & (relay_want_events(r->wr_want ? r->wr_want :
+	    SSL_ERROR_WANT_WRITE) | POLLHUP | POLLERR))
+		r->ssl_wr = 1;
+}
+
+/* relay_grace - how long to wait on the worker before giving it back */
+static int
+relay_grace(struct relay *r)
+{
+	int	 g = r->grace != NULL ? r->grace() : 0;
+
+	return (g < 0 ? PARK_GRACE_MS : g);
+}
+
+enum relay_step
+relay_step(struct relay *r, struct park_item *wait)
+{
+	struct pollfd pfd[2];
+	int	 progress, n, grace = relay_grace(r);
+
+	if (r->resumed) {
+		/* Back from the waiting set: which side woke us? */
+		r->resumed = 0;
+		if (relay_pollfds(r, pfd) && poll(pfd, 2, 0) > 0)
+			relay_ready(r, pfd);
+	}
+	for (;;) {
+		progress = relay_move(r);
+		if (relay_ends(r, &progress))
+			return (RELAY_STEP_DONE);
+		if (progress) {
+			r->idle_deadline = sys_now_ms() + r->idle_ms;
+			grace = relay_grace(r);
 			continue;
 		}
-		if (n < 0)
-			continue;	/* EINTR */
-		/*
-		 * Ready, hung up or in error: the next operation on that side
-		 * reports which.
-		 */
-		if (pfd[0].revents & (POLLHUP | POLLERR))
-			plain_hup = 1;
-		if (pfd[1].revents & (POLLHUP | POLLERR))
-			net_hup = 1;
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
-			plain_rd = 1;
-		if (pfd[0].revents & (POLLOUT | POLLHUP | POLLERR))
-			plain_wr = 1;
-		if (pfd[1].revents & (relay_want_events(rd_want) | POLLHUP | POLLERR))
-			ssl_rd = 1;
-		if (pfd[1].revents & (relay_want_events(wr_want ? wr_want :
-		    SSL_ERROR_WANT_WRITE) | POLLHUP | POLLERR))
-			ssl_wr = 1;
+		if (r->idle_ms >= 0 && sys_ms_left(r->idle_deadline) == 0) {
+			r->res.end = RELAY_TIMEOUT;
+			return (RELAY_STEP_DONE);
+		}
+		relay_pollfds(r, pfd);
+		if (grace > 0) {
+			n = poll(pfd, 2, grace);
+			grace = 0;
+			if (n > 0) {
+				relay_ready(r, pfd);
+				continue;
+			}
+			if (n < 0 && errno != EINTR) {
+				r->res.end = RELAY_LOCAL_ERROR;
+				return (RELAY_STEP_DONE);
+			}
+			continue;	/* the deadline check, then the wait */
+		}
+		/* Quiet: hand back what an idle session need not hold. */
+		if (r->up != NULL && r->up->len == 0) {
+			free(r->up);
+			r->up = NULL;
+		}
+		if (r->down != NULL && r->down->len == 0) {
+			free(r->down);
+			r->down = NULL;
+		}
+		if (r->ssl != NULL)
+			(void)SSL_free_buffers(r->ssl);
+		wait->fd[0] = pfd[0].events ? pfd[0].fd : -1;
+		wait->events[0] = pfd[0].events;
+		wait->fd[1] = pfd[1].events ? pfd[1].fd : -1;
+		wait->events[1] = pfd[1].events;
+		wait->deadline = r->idle_ms >= 0 ? r->idle_deadline : -1;
+		r->resumed = 1;
+		return (RELAY_STEP_WAIT);
 	}
+}
+
+void
+relay_finish(struct relay *r)
+{
 	/*
 	 * A healthy TLS session ends with our close_notify (answering the
 	 * peer's, if any), an idle one too; not after a TLS error or reset.
 	 */
-	if (ssl != NULL && !sent_notify && !remote_dead &&
-	    tls_close_notify(ssl, net_fd, busy) == 0)
+	if (r->ssl != NULL && !r->sent_notify && !r->remote_dead &&
+	    tls_close_notify(r->ssl, r->net_fd, r->busy) == 0)
 		STATS_INC(STAT_CLOSE_NOTIFY_SENT);
-	free(up);
-	free(down);
+	r->sent_notify = 1;
+	free(r->up);
+	free(r->down);
+	r->up = r->down = NULL;
+}
+
+void
+relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms, int half_close,
+    _Atomic int64_t *busy, struct relay_result *res)
+{
+	struct relay r;
+	struct park_item w;
+	struct pollfd pfd[2];
+	int	 n;
+
+	relay_init(&r, plain_fd, ssl, net_fd, idle_ms, half_close, busy, NULL);
+	while (relay_step(&r, &w) == RELAY_STEP_WAIT) {
+		pfd[0].fd = w.fd[0];
+		pfd[0].events = w.events[0];
+		pfd[1].fd = w.fd[1];
+		pfd[1].events = w.events[1];
+		n = poll(pfd, 2, sys_ms_left(w.deadline));
+		if (n < 0 && errno != EINTR) {
+			r.res.end = RELAY_LOCAL_ERROR;
+			break;
+		}
+	}
+	relay_finish(&r);
+	*res = r.res;
 }

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	relay - poll() loop between a plaintext fd and a TLS session
+ *	relay - moving bytes between a plaintext fd and a TLS session
  * SYNOPSIS
  *	#include "relay.h"
  * DESCRIPTION
@@ -29,6 +29,16 @@
  *	idle_ms. busy, when not NULL, is stamped with the time while the
  *	worker is inside a read/write/OpenSSL call (for the watchdog).
  *
+ *	relay_step() moves bytes until the session ends (RELAY_STEP_DONE)
+ *	or nothing has moved for the grace that grace() allows (RELAY_STEP_WAIT): then
+ *	wait says which fds and events to wait for and until when, the
+ *	idle session has given back its empty buffers and OpenSSL's
+ *	record buffers, and the caller parks it (park.h); once woken (or
+ *	timed out) it calls relay_step() again, from any thread.
+ *	relay_finish() sends the final close_notify and frees the
+ *	buffers; the result is in relay.res. relay_run() does it all,
+ *	waiting in poll() on the calling thread.
+ *
  *	The caller owns both fds and the SSL; relay_run() closes nothing.
  * DIAGNOSTICS
  *	Returns how the session ended (enum relay_end); byte counts in
@@ -55,6 +65,36 @@ struct relay_result {
 	uint64_t	 to_local;	/* decrypted bytes written to plaintext side */
 };
 
+struct relay_buf;
+struct park_item;
+
+struct relay {
+	int		 plain_fd, net_fd;
+	SSL		*ssl;
+	int		 idle_ms;
+	int		 half_close;
+	_Atomic int64_t	*busy;
+	int		(*grace)(void);	/* ms to wait before WAIT; NULL: none */
+	struct relay_buf *up, *down;	/* to remote, to local; NULL when idle */
+	/*
+	 * Per side: *_eof, no more reading (an EOF, a close_notify or an
+	 * error); *_dead, no more writing either (an error).
+	 */
+	int		 local_eof, remote_eof, local_dead, remote_dead;
+	int		 sent_notify, plain_shut, plain_hup, net_hup;
+	int		 plain_rd, plain_wr, ssl_rd, ssl_wr, rd_want, wr_want;
+	int		 resumed;
+	int64_t		 idle_deadline;
+	struct relay_result res;
+};
+
+enum relay_step { RELAY_STEP_DONE, RELAY_STEP_WAIT };
+
+void	relay_init(struct relay *, int plain_fd, SSL *ssl, int net_fd,
+	    int idle_ms, int half_close, _Atomic int64_t *busy,
+	    int (*grace)(void));
+enum relay_step relay_step(struct relay *, struct park_item *wait);
+void	relay_finish(struct relay *);
 void	relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
 	    int half_close, _Atomic int64_t *busy, struct relay_result *res);
 const char *relay_end_str(enum relay_end);

@@ -8,7 +8,10 @@
  *	was already closed and reused. No I/O or logging under the lock
  *	except shutdown(2), which does not block.
  */
+#include <sys/ioctl.h>
+
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,15 @@
 static pthread_mutex_t sess_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sess *sess_head;		/* live sessions */
 static unsigned int sess_nlive;
+static struct workq *sess_wq;		/* set once before any session */
+static struct park *sess_pk;
+static unsigned int sess_cap = 1000000;	/* set once at start */
+/*
+ * This worker's session went to the waiting set: after park_add() it
+ * may already run on another worker, so the one that parked it must
+ * not look at it again, not even at a flag inside it.
+ */
+static __thread int sess_gone;
 
 struct sess *
 sess_new(struct snap *snap, const struct lst *l, int fd,
@@ -92,6 +104,14 @@ sess_free(struct sess *s)
 	sess_nlive--;
 	pthread_mutex_unlock(&sess_lock);
 	STATS_LST_DEC(s->lstats, live);
+	if (s->relay != NULL) {
+		relay_finish(s->relay);
+		free(s->relay);
+	}
+	if (s->ctx != NULL && s->ctx_free != NULL)
+		s->ctx_free(s->ctx);
+	if (s->climited)
+		climit_leave(&s->caddr);
 	SSL_free(s->ssl);		/* SSL_set_fd() never closes the fd */
 	sys_close(&s->net_fd);
 	sys_close(&s->plain_fd);
@@ -100,44 +120,229 @@ sess_free(struct sess *s)
 	free(s);
 }
 
-/*
- * sess_tls_accept - the server-role handshake on the session's remote
- * socket, as every listener kind does it: counted, and logged in
- * Postfix's words (the failure line, the established line). watch_fd
- * (or -1): the local side, whose hang-up ends the wait; gone_what
- * (or NULL) names it in the warning then.
- */
-enum tlss_result
-sess_tls_accept(struct sess *s, int watch_fd, int64_t deadline,
-    const char *gone_what)
-{
-	enum tlss_result hr;
+static void	sess_hs_go(struct sess *);
 
+/* sess_hs_end - the handshake is over: a server's is counted and logged */
+static void
+sess_hs_end(struct sess *s, enum tls_hs hr)
+{
+	if (s->hs_server) {
+		if (hr != TLS_HS_OK) {
+			STATS_INC(STAT_HANDSHAKE_FAILED);
+			sess_count_handshake(s, 0);
+			if (hr == TLS_HS_TIMEOUT)
+				log_warnx("ciphertext read/write timeout for %s", s->peer);
+			else if (hr == TLS_HS_LOCAL_GONE && s->hs_gone != NULL)
+				log_warnx("%s closed the connection during the TLS "
+				    "handshake with %s", s->hs_gone, s->peer);
+			tls_log_errors();
+			log_fail("TLS handshake failed for service=%s peer=%s",
+			    s->serverid, s->peer);
+		} else {
+			tlss_count_handshake(s->ssl);
+			sess_count_handshake(s, 1);
+			tlss_log_established(s->tls->tls, s->ssl, s->peer);
+		}
+	}
+	s->hs_next(s, hr);
+}
+
+/*
+ * sess_hello_need - how many bytes the client's first TLS record needs
+ * in all, while they are not all there; 0 when OpenSSL should go on:
+ * the record is whole, or it is not a handshake record, or the peer
+ * closed its side, or an error (OpenSSL then says what it is)
+ */
+static int
+sess_hello_need(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+	unsigned char h[5];
+	ssize_t	 n;
+	int	 avail, need;
+
+	/* The peer closed (or an error): OpenSSL reads what there is. */
+	if (poll(&p, 1, 0) > 0)
+		return (0);
+	n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ?
+		    (int)sizeof(h) : 0);
+	if (n == 0 || h[0] != 22)	/* 22: a handshake record */
+		return (0);
+	if (n < (ssize_t)sizeof(h))
+		return ((int)sizeof(h));
+	need = 5 + ((h[3] << 8) | h[4]);
+	if (ioctl(fd, FIONREAD, &avail) < 0 || avail >= need)
+		return (0);
+	return (need);
+}
+
+/* sess_lowat - poll() reports fd readable from this many bytes on */
+static int
+sess_lowat(int fd, int n)
+{
+	return (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &n, sizeof(n)));
+}
+
+/*
+ * sess_hello_go - no SSL until the client's first record is here: a
+ * client that sends half a ClientHello and stops costs its socket and
+ * the session, not OpenSSL's buffers, and one that trickles it wakes
+ * nobody until it is whole (SO_RCVLOWAT: TCP peers only; for others
+ * OpenSSL reads at once). The handshake deadline runs meanwhile.
+ */
+static void
+sess_hello_go(struct sess *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct pollfd w;
+	int	 need;
+
+	for (;;) {
+		if (s->pk.timed_out) {
+			s->pk.timed_out = 0;
+			sess_hs_end(s, TLS_HS_TIMEOUT);
+			return;
+		}
+		if (s->hs_watch >= 0) {
+			w.fd = s->hs_watch;
+			w.events = POLLRDHUP;
+			w.revents = 0;
+			if (poll(&w, 1, 0) > 0 &&
+			    (w.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				sess_hs_end(s, TLS_HS_LOCAL_GONE);
+				return;
+			}
+		}
+		if ((need = sess_hello_need(s->net_fd)) == 0)
+			break;
+		if (!s->hs_lowat && (getsockname(s->net_fd, (struct sockaddr *)&ss,
+		    &len) < 0 || (ss.ss_family != AF_INET && ss.ss_family !=
+		    AF_INET6)))
+			break;
+		if (sess_lowat(s->net_fd, need) < 0)
+			break;
+		s->hs_lowat = 1;
+		s->pk.fd[0] = s->net_fd;
+		s->pk.events[0] = POLLIN;
+		s->pk.fd[1] = s->hs_watch;
+		s->pk.events[1] = POLLRDHUP;
+		s->pk.deadline = s->hs_deadline;
+		if (!sess_wait(s, sess_hello_go))
+			return;
+	}
+	if (s->hs_lowat) {
+		(void)sess_lowat(s->net_fd, 1);
+		s->hs_lowat = 0;
+	}
 	if ((s->ssl = tlss_ssl_new(s->tls->tls, s->net_fd, s->peer,
 	    s->sid_ctx)) == NULL) {
-		tls_log_errors();
-		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		return (TLSS_FAIL);
+		sess_hs_end(s, TLS_HS_FAIL);
+		return;
 	}
-	hr = tlss_handshake(s->ssl, s->net_fd, watch_fd, deadline, &s->busy);
-	if (hr != TLSS_OK) {
-		STATS_INC(STAT_HANDSHAKE_FAILED);
-		sess_count_handshake(s, 0);
-		if (hr == TLSS_TIMEOUT)
-			log_warnx("ciphertext read/write timeout for %s", s->peer);
-		else if (hr == TLSS_LOCAL_GONE && gone_what != NULL)
-			log_warnx("%s closed the connection during the TLS handshake "
-			    "with %s", gone_what, s->peer);
-		tls_log_errors();
-		log_fail("TLS handshake failed for service=%s peer=%s", s->serverid,
-		    s->peer);
-		return (hr);
+	sess_hs_go(s);
+}
+
+/*
+ * sess_hs_go - the handshake goes on until it ends or must wait; the
+ * deadline set when it began holds however the peer trickles
+ */
+static void
+sess_hs_go(struct sess *s)
+{
+	enum tls_hs hr;
+
+	for (;;) {
+		if (s->pk.timed_out) {
+			s->pk.timed_out = 0;
+			hr = TLS_HS_TIMEOUT;
+			break;
+		}
+		hr = tls_handshake_run(s->ssl, s->net_fd, s->hs_watch,
+		    s->hs_deadline, sess_grace_ms(), &s->busy);
+		if (hr != TLS_HS_WAIT)
+			break;
+		s->pk.fd[0] = s->net_fd;
+		s->pk.events[0] = tls_handshake_want(s->ssl);
+		s->pk.fd[1] = s->hs_watch;
+		s->pk.events[1] = POLLRDHUP;	/* hang-up only */
+		s->pk.deadline = s->hs_deadline;
+		/* Nothing to read: the record buffers go back meanwhile. */
+		(void)SSL_free_buffers(s->ssl);
+		sess_park(s, sess_hs_go);
+		return;
 	}
-	tlss_count_handshake(s->ssl);
-	sess_count_handshake(s, 1);
-	tlss_log_established(s->tls->tls, s->ssl, s->peer);
-	return (TLSS_OK);
+	sess_hs_end(s, hr);
+}
+
+/* sess_hs_setup - a handshake on net_fd begins, in either role */
+static void
+sess_hs_setup(struct sess *s, int server, int watch_fd, int64_t deadline,
+    const char *gone_what, void (*next)(struct sess *, enum tls_hs))
+{
+	s->hs_server = server;
+	s->hs_watch = watch_fd;
+	s->hs_deadline = deadline;
+	s->hs_gone = gone_what;
+	s->hs_next = next;
+	s->pk.timed_out = 0;
+}
+
+void
+sess_tls_accept(struct sess *s, int watch_fd, int64_t deadline,
+    const char *gone_what, void (*next)(struct sess *, enum tls_hs))
+{
+	sess_hs_setup(s, 1, watch_fd, deadline, gone_what, next);
+	sess_hello_go(s);
+}
+
+void
+sess_tls_connect(struct sess *s, int watch_fd, int64_t deadline,
+    void (*next)(struct sess *, enum tls_hs))
+{
+	sess_hs_setup(s, 0, watch_fd, deadline, NULL, next);
+	sess_hs_go(s);
+}
+
+int
+sess_wait(struct sess *s, void (*cont)(struct sess *))
+{
+	struct pollfd pfd[2];
+	int	 i, n, ms, grace;
+
+	for (i = 0; i < 2; i++) {
+		pfd[i].fd = s->pk.fd[i];
+		pfd[i].events = s->pk.events[i];
+		pfd[i].revents = 0;
+	}
+	grace = sess_grace_ms();
+	for (;;) {
+		ms = s->pk.deadline < 0 ? -1 : sys_ms_left(s->pk.deadline);
+		if (ms == 0) {
+			s->pk.timed_out = 1;
+			return (1);
+		}
+		if (grace >= 0 && (ms < 0 || ms > grace))
+			ms = grace;
+		n = poll(pfd, 2, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Ready, or poll() failed: the caller's next I/O call says more. */
+		if (n != 0) {
+			s->pk.timed_out = 0;
+			return (1);
+		}
+		if (s->pk.deadline >= 0 && sys_ms_left(s->pk.deadline) == 0) {
+			s->pk.timed_out = 1;
+			return (1);
+		}
+		if (sess_pk != NULL)
+			break;
+	}
+	sess_park(s, cont);
+	return (0);
 }
 
 /* sess_count_handshake - per listener; the global counters are by role */
@@ -151,12 +356,12 @@ sess_count_handshake(struct sess *s, int ok)
 }
 
 /*
- * sess_relay_done - after relay_run() over ssl (NULL: plain bytes): an
+ * sess_relay_done - after the relay over ssl (NULL: plain bytes): an
  * orderly end keeps the TLS session resumable, a TLS error is logged,
  * the bytes and a timeout are counted (globally and per listener) and
  * the timeout is logged in Postfix's words.
  */
-void
+static void
 sess_relay_done(struct sess *s, SSL *ssl, const struct relay_result *res)
 {
 	if (ssl != NULL) {
@@ -219,18 +424,118 @@ sess_set_peer(struct sess *s, const char *peer, const char *serverid)
 }
 
 void
-sess_run(void *job, void *arg)
+sess_runtime(struct workq *wq, struct park *pk)
+{
+	sess_wq = wq;
+	sess_pk = pk;
+}
+
+int
+sess_grace_ms(void)
+{
+	if (sess_pk == NULL)
+		return (-1);
+	/*
+	 * Waiting in the grace holds a worker: only while no other work
+	 * waits for one, so a peer that trickles bytes just often enough
+	 * to stay inside the grace cannot keep workers from others.
+	 */
+	return (workq_waiting(sess_wq) > 0 ? 0 : PARK_GRACE_MS);
+}
+
+unsigned int
+sess_parked(void)
+{
+	return (sess_pk != NULL ? park_count(sess_pk) : 0);
+}
+
+void
+sess_park(struct sess *s, void (*cont)(struct sess *))
+{
+	s->cont = cont;
+	s->pk.job = s;
+	sess_gone = 1;
+	park_add(sess_pk, &s->pk);	/* s is the waiting set's from here */
+}
+
+void
+sess_wake(void *job, void *arg)
 {
 	struct sess *s = job;
 
 	(void)arg;
+	s->wql.job = s;
+	workq_resume(sess_wq, &s->wql);
+}
+
+/* sess_relay_go - the relay goes on until it ends or must wait */
+static void
+sess_relay_go(struct sess *s)
+{
+	struct relay_result res;
+	SSL	*ssl;
+	struct pollfd pfd[2];
+
+	for (;;) {
+		if (relay_step(s->relay, &s->pk) == RELAY_STEP_DONE)
+			break;
+		if (sess_pk != NULL) {
+			sess_park(s, sess_relay_go);
+			return;
+		}
+		/* No waiting set (tests): wait on this thread. */
+		pfd[0].fd = s->pk.fd[0];
+		pfd[0].events = s->pk.events[0];
+		pfd[1].fd = s->pk.fd[1];
+		pfd[1].events = s->pk.events[1];
+		(void)poll(pfd, 2, sys_ms_left(s->pk.deadline));
+	}
+	relay_finish(s->relay);
+	res = s->relay->res;
+	ssl = s->relay->ssl;
+	free(s->relay);
+	s->relay = NULL;
+	sess_relay_done(s, ssl, &res);
+	log_debug("%s: session ended (%s): %llu bytes to remote, %llu to local",
+	    s->peer, relay_end_str(res.end), (unsigned long long)res.to_remote,
+	    (unsigned long long)res.to_local);
+	s->relay_end(s);
+}
+
+void
+sess_relay_start(struct sess *s, SSL *ssl, int idle_ms, int half_close,
+    void (*end)(struct sess *))
+{
+	if ((s->relay = malloc(sizeof(*s->relay))) == NULL) {
+		log_warnx("%s: out of memory", s->peer);
+		end(s);
+		return;
+	}
+	relay_init(s->relay, s->plain_fd, ssl, s->net_fd, idle_ms, half_close,
+	    &s->busy, sess_grace_ms);
+	s->relay_end = end;
+	sess_relay_go(s);
+}
+
+void
+sess_run(void *job, void *arg)
+{
+	struct sess *s = job;
+	void	(*cont)(struct sess *);
+
+	(void)arg;
 	if (s->magic != SESS_MAGIC)
 		log_panic("%s: bad magic", __func__);
-	if (s->kind == CFG_LST_HANDOFF)
+	sess_gone = 0;
+	if ((cont = s->cont) != NULL) {
+		s->cont = NULL;
+		cont(s);
+	} else if (s->kind == CFG_LST_HANDOFF)
 		handoff_run(s);
 	else
 		frontend_run(s);
-	sess_free(s);
+	if (!sess_gone)
+		sess_free(s);
 }
 
 void
@@ -238,6 +543,51 @@ sess_drop(void *job, void *arg)
 {
 	(void)arg;
 	sess_free(job);
+}
+
+void
+sess_set_capacity(unsigned int n)
+{
+	sess_cap = n;
+}
+
+unsigned int
+sess_capacity(void)
+{
+	return (sess_cap);
+}
+
+unsigned int
+sess_max(const struct snap *snap)
+{
+	return (snap->max_sessions != 0 && snap->max_sessions < sess_cap ?
+	    snap->max_sessions : sess_cap);
+}
+
+int
+sess_admit_client(struct sess *s, const struct netlist_addr *a)
+{
+	unsigned int n;
+
+	switch (climit_enter(&s->snap->climit, a, &n)) {
+	case CLIMIT_OK:
+		s->caddr = *a;
+		s->climited = 1;
+		return (0);
+	case CLIMIT_EXEMPT:
+		return (0);
+	case CLIMIT_COUNT:
+		STATS_INC(STAT_REFUSED_CLIENT_COUNT);
+		log_warnx("Connection concurrency limit exceeded: %u from %s for "
+		    "service %s", n, s->peer, s->serverid);
+		return (-1);
+	case CLIMIT_RATE:
+		STATS_INC(STAT_REFUSED_CLIENT_RATE);
+		log_warnx("Connection rate limit exceeded: %u from %s for service %s",
+		    n, s->peer, s->serverid);
+		return (-1);
+	}
+	return (-1);
 }
 
 unsigned int

@@ -183,6 +183,21 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 	atomic_init(&s->refs, 1);
 	s->cfg = cfg;
 	s->watchdog_ms = (int)cfg_int(cfg, "tlsproxy_watchdog_timeout") * 1000;
+	s->max_sessions = (unsigned int)cfg_int(cfg, "tlsproxy_max_sessions");
+	/* Checked when the file was read: a failure here is memory. */
+	if (netlist_parse(cfg_str(cfg, "tlsproxy_client_event_limit_exceptions"),
+	    &s->exempt, what, sizeof(what)) < 0) {
+		snprintf(err, errlen, "tlsproxy_client_event_limit_exceptions: %s",
+		    what);
+		goto fail;
+	}
+	s->climit.count_limit = (unsigned int)cfg_int(cfg,
+	    "tlsproxy_client_connection_count_limit");
+	s->climit.rate_limit = (unsigned int)cfg_int(cfg,
+	    "tlsproxy_client_connection_rate_limit");
+	s->climit.unit_ms = cfg_int(cfg,
+	    "tlsproxy_client_connection_rate_time_unit") * 1000;
+	s->climit.exempt = &s->exempt;
 	s->nlst = cfg_listener_count(cfg);
 	if (s->nlst > 0 && (s->lst = calloc(s->nlst, sizeof(*s->lst))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -259,6 +274,7 @@ snap_unref(struct snap *s)
 		snap_tls_free(&s->lst[i]);
 	free(s->lst);
 	snap_tls_free(&s->global);
+	netlist_free(&s->exempt);
 	cfg_free(s->cfg);
 	s->magic = 0;
 	free(s);

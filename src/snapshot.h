@@ -34,7 +34,9 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "climit.h"
 #include "config.h"
+#include "netlist.h"
 #include "tls_server.h"
 
 enum snap_level { SNAP_LEVEL_NONE, SNAP_LEVEL_MAY, SNAP_LEVEL_ENCRYPT };
@@ -59,6 +61,9 @@ struct snap {
 	struct snap_tls	*lst;		/* owned array, one per listener */
 	size_t		 nlst;
 	int		 watchdog_ms;	/* tlsproxy_watchdog_timeout */
+	unsigned int	 max_sessions;	/* tlsproxy_max_sessions; 0: capacity */
+	struct netlist	 exempt;	/* tlsproxy_client_event_limit_exceptions */
+	struct climit_conf climit;	/* per-address limits; exempt is in here */
 };
 #define SNAP_MAGIC	0x534e4150u
 

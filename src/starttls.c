@@ -8,10 +8,15 @@
  *	backend socket, non-blocking reads and writes, poll() when
  *	nothing can move, the deadlines, the STARTTLS handshake and the
  *	log lines. Both fds, the SSL and the session belong to the
- *	caller; nothing here closes or frees them.
+ *	session; nothing here closes or frees them.
  *
- *	One heap-allocated state per session (worker stacks are small)
- *	holds the four buffers.
+ *	The session's state (s->ctx) is one heap object, so that the
+ *	session can wait without its worker: when neither socket has
+ *	anything for PARK_GRACE_MS, the session parks (session.h) and
+ *	stls_go() takes it up again on whatever worker is free, in the
+ *	phase where it stopped: the dialogue, the steps of STARTTLS, the
+ *	last words. A parked session with nothing buffered gives its four
+ *	buffers back; they come again when it wakes.
  */
 #include <sys/socket.h>
 
@@ -40,6 +45,7 @@
 #define STLS_BOUT	32768	/* DATA content may grow (bare LF -> CRLF) */
 #define STLS_COUT	16384
 #define STLS_FLUSH_MS	10000	/* last words to a slow reader, at most */
+#define STLS_BUFS	(STLS_CIN + STLS_BIN + STLS_BOUT + STLS_COUT)
 
 /* Replies of our own that the tracker does not make. */
 #define STLS_R_TIMEOUT	"421 4.4.2 Error: timeout exceeded\r\n"
@@ -59,23 +65,33 @@ struct stls_side {
 	uint64_t in, out;	/* bytes read, written */
 };
 
+enum stls_phase {
+	STLS_DIALOGUE,		/* commands, replies, content */
+	STLS_OWED,		/* STARTTLS: the client's owed replies go out */
+	STLS_READY,		/* STARTTLS: our 220 goes out */
+	STLS_HANDSHAKE,		/* STARTTLS: in sess_tls_accept() */
+	STLS_LAST_WORDS,	/* the end: what is queued goes out, each way */
+};
+
 struct stls {
 	struct sess	*s;		/* borrowed */
+	void		(*done)(struct sess *);
+	enum stls_phase	 phase;
+	int64_t		 last;		/* last progress (the dialogue) */
+	int64_t		 deadline;	/* of the phase, other than the dialogue */
 	struct dlg	 d;
 	int		 tls;		/* handshake done: client I/O via s->ssl */
 	int		 cmd_ms;	/* command_timeout */
+	int64_t		 plain_end;	/* plaintext_timeout, from the connection */
 	int		 idle_ms;	/* idle_timeout: message content */
 	const char	*end;		/* how it ended (static text) */
 	int		 b_shut;	/* the client's EOF passed on to the backend */
 	uint64_t	 counted[DLG_NREFUSALS];	/* refusals in the stats */
 	unsigned int	 logged;	/* refusal kinds logged (1 << DLG_REF_*) */
 	struct stls_side c, b;		/* client, backend */
-	struct dlg_buf	 cin, bin, bout, cout;
+	struct dlg_buf	 cin, bin, bout, cout;	/* in bufs */
+	char		*bufs;		/* owned; NULL while parked empty */
 	char		 xclient[256];
-	char		 cin_data[STLS_CIN];
-	char		 bin_data[STLS_BIN];
-	char		 bout_data[STLS_BOUT];
-	char		 cout_data[STLS_COUT];
 };
 
 static const enum stat_id stls_refusal_stat[DLG_NREFUSALS] = {
@@ -228,24 +244,6 @@ stls_content(struct stls *st)
 	return (r);
 }
 
-/* stls_flush - buf to side x, waiting up to ms; 0 or -1 */
-static int
-stls_flush(struct stls *st, struct stls_side *x, struct dlg_buf *buf, int ms)
-{
-	int64_t	 deadline = sys_now_ms() + ms;
-
-	while (buf->len > 0) {
-		if (stls_write(st, x, buf) < 0)
-			return (-1);
-		if (buf->len == 0)
-			break;
-		if (sys_wait(x->fd, x->wr_want ? x->wr_want : POLLOUT, deadline) <= 0)
-			return (-1);
-		x->wr_want = 0;
-	}
-	return (0);
-}
-
 /* stls_say - one closing reply of ours after what the client is owed */
 static void
 stls_say(struct stls *st, const char *text)
@@ -346,70 +344,176 @@ stls_unsolicited(struct stls *st)
 	return (n);
 }
 
+/* ------------------------------------------------------------ waiting */
+
+/* stls_go - take the session up where it stopped (also the park's cont) */
+static void stls_go(struct sess *);
+
 /*
- * stls_starttls - the client may have TLS: nothing of the backend's
- * may be pending, our 220, then the handshake. -1: the session is over.
+ * stls_bufs - the four buffers, back from the allocator after a wait
+ * with nothing buffered; -1 when out of memory
+ */
+static int
+stls_bufs(struct stls *st)
+{
+	char	*p;
+
+	if (st->bufs != NULL)
+		return (0);
+	if ((p = st->bufs = malloc(STLS_BUFS)) == NULL)
+		return (-1);
+	st->cin = (struct dlg_buf){ p, STLS_CIN, 0, 0 };
+	p += STLS_CIN;
+	st->bin = (struct dlg_buf){ p, STLS_BIN, 0, 0 };
+	p += STLS_BIN;
+	st->bout = (struct dlg_buf){ p, STLS_BOUT, 0, 0 };
+	p += STLS_BOUT;
+	st->cout = (struct dlg_buf){ p, STLS_COUT, 0, 0 };
+	return (0);
+}
+
+/* stls_bufs_release - empty buffers go back while the session waits */
+static void
+stls_bufs_release(struct stls *st)
+{
+	if (st->cin.len + st->bin.len + st->bout.len + st->cout.len != 0)
+		return;
+	free(st->bufs);
+	st->bufs = NULL;
+	memset(&st->cin, 0, sizeof(st->cin));
+	st->bin = st->bout = st->cout = st->cin;
+}
+
+/* stls_park - wait in the waiting set, holding as little as it can */
+static void
+stls_park(struct stls *st)
+{
+	stls_bufs_release(st);
+	if (st->tls)
+		(void)SSL_free_buffers(st->s->ssl);
+	sess_park(st->s, stls_go);
+}
+
+/*
+ * stls_flush - buf to side x by st->deadline: 1 when it is all out, -1
+ * on an error or the deadline, 0 when the session parked (return at
+ * once; stls_go() comes back here)
+ */
+static int
+stls_flush(struct stls *st, struct stls_side *x, struct dlg_buf *buf)
+{
+	struct sess *s = st->s;
+
+	for (;;) {
+		/* Back from a wait (here or in the waiting set): which was it? */
+		if (s->pk.timed_out) {
+			s->pk.timed_out = 0;
+			return (-1);
+		}
+		x->wr_want = 0;		/* try; a blocked write sets it again */
+		if (stls_write(st, x, buf) < 0)
+			return (-1);
+		if (buf->len == 0)
+			return (1);
+		s->pk.fd[0] = x->fd;
+		s->pk.events[0] = x->wr_want ? x->wr_want : POLLOUT;
+		s->pk.fd[1] = -1;
+		s->pk.deadline = st->deadline;
+		if (!sess_wait(s, stls_go))
+			return (0);
+	}
+}
+
+/* ------------------------------------------------------------ STARTTLS */
+
+/* stls_hs_done - the STARTTLS handshake is over: back to the dialogue, or the end */
+static void
+stls_hs_done(struct sess *s, enum tls_hs hr)
+{
+	struct stls *st = s->ctx;
+
+	if (hr != TLS_HS_OK) {
+		st->end = s->ssl == NULL && hr == TLS_HS_FAIL ? "TLS setup failed" :
+		    hr == TLS_HS_LOCAL_GONE ? "backend disconnected" :
+		    "TLS handshake failed";
+		st->c.broken = 1;	/* no close_notify, no plaintext reply */
+		st->phase = STLS_LAST_WORDS;
+		st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+	} else {
+		st->tls = 1;
+		dlg_tls(&st->d);
+		st->c.rd = 1;	/* OpenSSL may hold bytes read with the handshake */
+		st->c.rd_want = POLLIN;
+		st->c.wr_want = 0;
+		st->phase = STLS_DIALOGUE;
+		st->last = sys_now_ms();
+	}
+	stls_go(s);
+}
+
+/*
+ * stls_starttls - the client may have TLS: what it is owed goes out
+ * first, nothing of the backend's may be pending, our 220, then the
+ * handshake. 1: next phase; 0: parked or handed to the handshake
+ * (return at once); -1: the session is over.
  */
 static int
 stls_starttls(struct stls *st)
 {
 	struct sess *s = st->s;
-	enum tlss_result hr;
 	size_t	 n;
+	int	 r;
 
-	/* What the client is owed from before STARTTLS goes out first. */
-	if (stls_flush(st, &st->c, &st->cout, st->cmd_ms) < 0) {
-		st->end = "client I/O error";
-		return (-1);
+	if (st->phase == STLS_OWED) {
+		if ((r = stls_flush(st, &st->c, &st->cout)) <= 0) {
+			if (r < 0)
+				st->end = "client I/O error";
+			return (r);
+		}
+		if ((n = stls_unsolicited(st)) > 0) {
+			/* Sent inside TLS, it would answer the client's next command. */
+			log_warnx("%s: backend %s sent %zu unrequested bytes before "
+			    "STARTTLS; closing the session", s->peer, s->backend_label,
+			    n);
+			st->end = "backend data before STARTTLS";
+			stls_say(st, STLS_R_UNSOLICITED);
+			return (-1);
+		}
+		if (stls_discard(st) < 0)
+			return (-1);
+		stls_say(st, DLG_R_READY);
+		st->phase = STLS_READY;
 	}
-	if ((n = stls_unsolicited(st)) > 0) {
-		/* Sent inside TLS, it would answer the client's next command. */
-		log_warnx("%s: backend %s sent %zu unrequested bytes before "
-		    "STARTTLS; closing the session", s->peer, s->backend_label, n);
-		st->end = "backend data before STARTTLS";
-		stls_say(st, STLS_R_UNSOLICITED);
-		return (-1);
-	}
-	if (stls_discard(st) < 0)
-		return (-1);
-	stls_say(st, DLG_R_READY);
-	if (stls_flush(st, &st->c, &st->cout, st->cmd_ms) < 0) {
-		st->end = "client I/O error";
-		return (-1);
+	if ((r = stls_flush(st, &st->c, &st->cout)) <= 0) {
+		if (r < 0)
+			st->end = "client I/O error";
+		return (r);
 	}
 	/* The backend going away ends the handshake too. */
-	hr = sess_tls_accept(s, st->b.fd, sys_now_ms() + s->handshake_ms, NULL);
-	if (hr != TLSS_OK) {
-		st->end = s->ssl == NULL ? "TLS setup failed" :
-		    hr == TLSS_LOCAL_GONE ? "backend disconnected" :
-		    "TLS handshake failed";
-		st->c.broken = 1;	/* no close_notify, no plaintext reply */
-		return (-1);
-	}
-	st->tls = 1;
-	dlg_tls(&st->d);
-	st->c.rd = 1;		/* OpenSSL may hold bytes read with the handshake */
-	st->c.rd_want = POLLIN;
-	st->c.wr_want = 0;
+	st->phase = STLS_HANDSHAKE;
+	stls_bufs_release(st);
+	sess_tls_accept(s, st->b.fd, sys_now_ms() + s->handshake_ms, NULL,
+	    stls_hs_done);
 	return (0);
 }
 
 /* ------------------------------------------------------------ the loop */
 
-/* stls_poll - wait for whatever can unblock us; 0, or -1 on timeout */
-static int
-stls_poll(struct stls *st, int64_t deadline)
+/* stls_pollfds - what can unblock us */
+static void
+stls_pollfds(struct stls *st, struct pollfd pfd[2])
 {
-	struct pollfd pfd[2];
 	struct stls_side *x[2] = { &st->c, &st->b };
 	struct dlg_buf *in[2] = { &st->cin, &st->bin };
-	int	 i, n, ms;
+	int	 i;
 
 	for (i = 0; i < 2; i++) {
 		pfd[i].fd = x[i]->fd;
 		pfd[i].events = 0;
 		pfd[i].revents = 0;
-		if (!x[i]->eof && !x[i]->rd && dlg_buf_room(in[i]) > 0)
+		/* (Buffers given back while parked are empty: room.) */
+		if (!x[i]->eof && !x[i]->rd && (in[i]->data == NULL ||
+		    dlg_buf_room(in[i]) > 0))
 			pfd[i].events |= x[i]->rd_want;
 		/* Set only when a write is waiting (bout, cout or content). */
 		if (x[i]->wr_want)
@@ -418,10 +522,27 @@ stls_poll(struct stls *st, int64_t deadline)
 		if (x[i]->hup && !(pfd[i].events & POLLIN))
 			pfd[i].fd = -1;
 	}
-	if ((ms = sys_ms_left(deadline)) == 0)
+}
+
+/*
+ * stls_poll - wait up to ms (the deadline bounds it) for whatever can
+ * unblock us: 1 when something may move, 0 when nothing did, -1 when
+ * the deadline has passed
+ */
+static int
+stls_poll(struct stls *st, int64_t deadline, int ms)
+{
+	struct pollfd pfd[2];
+	struct stls_side *x[2] = { &st->c, &st->b };
+	int	 i, n, left;
+
+	stls_pollfds(st, pfd);
+	if ((left = sys_ms_left(deadline)) == 0)
 		return (-1);
+	if (ms < 0 || ms > left)
+		ms = left;
 	if ((n = poll(pfd, 2, ms)) < 0)
-		return (errno == EINTR ? 0 : -1);
+		return (errno == EINTR ? 1 : -1);
 	if (n == 0)
 		return (sys_ms_left(deadline) == 0 ? -1 : 0);
 	for (i = 0; i < 2; i++) {
@@ -432,32 +553,60 @@ stls_poll(struct stls *st, int64_t deadline)
 		if (pfd[i].revents & (x[i]->wr_want | POLLHUP | POLLERR))
 			x[i]->wr_want = 0;
 	}
-	return (0);
+	return (1);
+}
+
+/*
+ * stls_deadline - until when the dialogue may wait now: the command or
+ * content timeout from the last progress; while the client, without
+ * TLS and without a message yet, owes its next command, no later than
+ * plaintext_timeout after the connection
+ */
+static int64_t
+stls_deadline(const struct stls *st, int *capped)
+{
+	int64_t	 t = st->last + (dlg_in_content(&st->d) ? st->idle_ms : st->cmd_ms);
+
+	*capped = 0;
+	if (!st->tls && st->d.messages == 0 && !dlg_in_content(&st->d) &&
+	    dlg_pending(&st->d) == 0 && st->plain_end < t) {
+		t = st->plain_end;
+		*capped = 1;
+	}
+	return (t);
 }
 
 /* stls_timeout - who kept us waiting, in the session's end */
 static void
-stls_timeout(struct stls *st)
+stls_timeout(struct stls *st, int capped)
 {
 	int	 backend = st->cout.len == 0 && (st->bout.len > 0 ||
 		    (dlg_pending(&st->d) > 0 && !dlg_in_content(&st->d)));
 
-	st->end = backend ? "timeout waiting for the backend" :
+	st->end = capped ? "plaintext_timeout: no TLS and no message in time" :
+	    backend ? "timeout waiting for the backend" :
 	    "timeout waiting for the client";
 	STATS_INC(STAT_TIMEOUTS);
 	STATS_LST_INC(st->s->lstats, timeouts);
 	stls_say(st, STLS_R_TIMEOUT);
 }
 
-/* stls_loop - the whole SMTP session after the backend connect */
-static void
-stls_loop(struct stls *st)
+/*
+ * stls_dialogue - the SMTP session between the STARTTLS steps: 1 when
+ * it moves to another phase, 0 when it parked (return at once)
+ */
+static int
+stls_dialogue(struct stls *st)
 {
+	struct pollfd pfd[2];
 	enum dlg_status ds;
-	int64_t	 last = sys_now_ms();
 	size_t	 before;
-	int	 progress, ms;
+	int64_t	 deadline;
+	int	 progress, r, late, capped;
 
+	/* Woken by the deadline (or early, as timed out, at shutdown)? */
+	late = st->s->pk.timed_out;
+	st->s->pk.timed_out = 0;
 	for (;;) {
 		progress = 0;
 		if (!st->c.eof && st->c.rd && stls_read(st, &st->c, &st->cin) != 0)
@@ -481,13 +630,12 @@ stls_loop(struct stls *st)
 			st->end = st->d.end;
 			if (strcmp(st->end, "XCLIENT refused") == 0)
 				stls_xclient_refused(st);
-			return;
+			return (1);
 		}
 		if (ds == DLG_STARTTLS) {
-			if (stls_starttls(st) < 0)
-				return;
-			last = sys_now_ms();
-			continue;
+			st->phase = STLS_OWED;
+			st->deadline = sys_now_ms() + st->cmd_ms;
+			return (1);
 		}
 		if (st->b.eof) {
 			/* Whatever the backend said last reaches the client as it is. */
@@ -496,12 +644,12 @@ stls_loop(struct stls *st)
 			if (st->end == NULL || st->b.broken)
 				st->end = st->b.broken ? "backend I/O error" :
 				    "backend disconnected";
-			return;
+			return (1);
 		}
 		if (st->c.eof) {
 			if (st->c.broken) {
 				st->end = "client I/O error";
-				return;
+				return (1);
 			}
 			/*
 			 * A half-close: what the client sent goes to the backend,
@@ -518,61 +666,159 @@ stls_loop(struct stls *st)
 			}
 		}
 		if (progress) {
-			last = sys_now_ms();
+			st->last = sys_now_ms();
+			late = 0;
 			continue;
 		}
-		ms = dlg_in_content(&st->d) ? st->idle_ms : st->cmd_ms;
-		if (stls_poll(st, last + ms) < 0) {
-			stls_timeout(st);
-			return;
+		deadline = stls_deadline(st, &capped);
+		r = stls_poll(st, deadline, late ? 0 : sess_grace_ms());
+		if (r < 0 || (r == 0 && late)) {
+			stls_timeout(st, capped);
+			return (1);
+		}
+		if (r == 0) {
+			stls_pollfds(st, pfd);
+			st->s->pk.fd[0] = pfd[0].events ? pfd[0].fd : -1;
+			st->s->pk.events[0] = pfd[0].events;
+			st->s->pk.fd[1] = pfd[1].events ? pfd[1].fd : -1;
+			st->s->pk.events[1] = pfd[1].events;
+			st->s->pk.deadline = deadline;
+			stls_park(st);
+			return (0);
 		}
 	}
 }
 
-/* stls_finish - last words both ways, then an orderly TLS close */
-static void
-stls_finish(struct stls *st)
+/*
+ * stls_last_words - what is queued goes out, each way, within
+ * STLS_FLUSH_MS, then an orderly TLS close: 1 when done, 0 when parked
+ */
+static int
+stls_last_words(struct stls *st)
 {
 	struct sess *s = st->s;
+	int	 r;
 
-	if (!st->b.broken)
-		(void)stls_flush(st, &st->b, &st->bout, STLS_FLUSH_MS);
-	if (!st->c.broken && stls_flush(st, &st->c, &st->cout, STLS_FLUSH_MS) < 0)
-		st->c.broken = 1;
+	if (!st->b.broken && st->bout.len > 0) {
+		if ((r = stls_flush(st, &st->b, &st->bout)) == 0)
+			return (0);
+		if (r < 0)
+			st->b.broken = 1;
+	}
+	if (!st->c.broken && st->cout.len > 0) {
+		if ((r = stls_flush(st, &st->c, &st->cout)) == 0)
+			return (0);
+		if (r < 0)
+			st->c.broken = 1;
+	}
 	if (st->tls && !st->c.broken) {
 		/* Our close_notify, and the session stays resumable. */
 		if (tls_close_notify(s->ssl, s->net_fd, &s->busy) == 0)
 			STATS_INC(STAT_CLOSE_NOTIFY_SENT);
 		tls_mark_clean(s->ssl);
 	}
+	return (1);
+}
+
+/* stls_end - the session's one log line; then the caller's end */
+static void
+stls_end(struct stls *st)
+{
+	struct sess *s = st->s;
+	char	 summary[512];
+
 	sess_count_bytes(s, st->c.out, st->b.out);
+	if (st->tls)
+		tls_summary(s->ssl, 1, summary, sizeof(summary));
+	log_info("%s: SMTP session ended (%s): STARTTLS %s%s%s, %llu bytes from "
+	    "client, %llu bytes to client", s->peer, st->end ? st->end : "unknown",
+	    st->tls ? "taken" : "not taken", st->tls ? ", " : "",
+	    st->tls ? summary : "", (unsigned long long)st->c.in,
+	    (unsigned long long)st->c.out);
+	st->done(s);
+}
+
+static void
+stls_go(struct sess *s)
+{
+	struct stls *st = s->ctx;
+	int	 r;
+
+	if (stls_bufs(st) < 0) {
+		log_warnx("%s: out of memory", s->peer);
+		st->end = "out of memory";
+		st->b.broken = st->c.broken = 1;
+		st->phase = STLS_LAST_WORDS;
+	}
+	for (;;) {
+		switch (st->phase) {
+		case STLS_DIALOGUE:
+			if (stls_dialogue(st) == 0)
+				return;
+			if (st->phase == STLS_DIALOGUE) {
+				st->phase = STLS_LAST_WORDS;
+				st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+			}
+			break;
+		case STLS_OWED:
+		case STLS_READY:
+			if ((r = stls_starttls(st)) == 0)
+				return;
+			if (r < 0) {
+				st->phase = STLS_LAST_WORDS;
+				st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+			}
+			break;
+		case STLS_HANDSHAKE:
+			log_panic("%s: resumed inside the handshake", __func__);
+			return;
+		case STLS_LAST_WORDS:
+			if (stls_last_words(st) == 0)
+				return;
+			stls_end(st);
+			return;
+		}
+	}
+}
+
+static void
+stls_free(void *p)
+{
+	struct stls *st = p;
+
+	free(st->bufs);
+	free(st);
 }
 
 void
-starttls_run(struct sess *s, const struct cfg_listener *lc)
+starttls_run(struct sess *s, const struct cfg_listener *lc,
+    void (*done)(struct sess *))
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct dlg_conf conf;
 	struct stls *st;
-	char	 summary[512];
 	ssize_t	 n;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		log_warnx("%s: out of memory", s->peer);
+		done(s);
 		return;
 	}
+	s->ctx = st;
+	s->ctx_free = stls_free;
 	st->s = s;
+	st->done = done;
 	st->cmd_ms = lc->command_timeout * 1000;
+	st->plain_end = sys_now_ms() + (int64_t)lc->plaintext_timeout * 1000;
 	st->idle_ms = s->idle_ms;
 	st->c.fd = s->net_fd;
 	st->b.fd = s->plain_fd;
 	st->c.rd = st->b.rd = 1;
 	st->c.rd_want = st->b.rd_want = POLLIN;
-	st->cin = (struct dlg_buf){ st->cin_data, sizeof(st->cin_data), 0, 0 };
-	st->bin = (struct dlg_buf){ st->bin_data, sizeof(st->bin_data), 0, 0 };
-	st->bout = (struct dlg_buf){ st->bout_data, sizeof(st->bout_data), 0, 0 };
-	st->cout = (struct dlg_buf){ st->cout_data, sizeof(st->cout_data), 0, 0 };
+	st->phase = STLS_DIALOGUE;
+	st->last = sys_now_ms();
+	s->pk.timed_out = 0;
 
 	memset(&conf, 0, sizeof(conf));
 	/* No server context (level none) means no STARTTLS. */
@@ -587,22 +833,13 @@ starttls_run(struct sess *s, const struct cfg_listener *lc)
 			log_warnx("%s: cannot describe the client for XCLIENT",
 			    s->peer);
 			st->end = "XCLIENT not possible";
-			stls_say(st, STLS_R_BACKEND);
-			goto done;
+			st->phase = STLS_LAST_WORDS;
+			st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+			if (stls_bufs(st) == 0)
+				stls_say(st, STLS_R_BACKEND);
 		}
 		conf.xclient = st->xclient;
 	}
 	dlg_init(&st->d, &conf);
-	stls_loop(st);
-
-done:
-	stls_finish(st);
-	if (st->tls)
-		tls_summary(s->ssl, 1, summary, sizeof(summary));
-	log_info("%s: SMTP session ended (%s): STARTTLS %s%s%s, %llu bytes from "
-	    "client, %llu bytes to client", s->peer, st->end ? st->end : "unknown",
-	    st->tls ? "taken" : "not taken", st->tls ? ", " : "",
-	    st->tls ? summary : "", (unsigned long long)st->c.in,
-	    (unsigned long long)st->c.out);
-	free(st);
+	stls_go(s);
 }

@@ -10,8 +10,9 @@
  *	dialogue tracker (dialogue.h) follows the dialogue for the whole
  *	session, before and after TLS and through every message, and
  *	decides what is relayed, edited or answered by us. This module
- *	moves the bytes: non-blocking I/O on both sockets under poll()
- *	on the worker thread.
+ *	moves the bytes: non-blocking I/O on both sockets; when neither
+ *	can move for a moment, the session waits in the waiting set
+ *	(session.h) without a worker and without its buffers.
  *
  *	STARTTLS itself is never relayed. When the tracker hands it
  *	over: the client gets every reply it is owed first; if the
@@ -26,7 +27,10 @@
  *
  *	Time limits: command_timeout for each client command and each
  *	backend reply, idle_timeout while message content (DATA, BDAT)
- *	moves; a timeout gets "421 4.4.2 Error: timeout exceeded". When
+ *	moves, and plaintext_timeout (from the connection) for a client
+ *	that has neither started TLS nor had a message accepted, however
+ *	often it sends NOOP; a timeout gets "421 4.4.2 Error: timeout
+ *	exceeded". When
  *	the backend cannot be reached, closes or sends a malformed reply,
  *	the client gets a 421 (or the backend's own last words).
  *
@@ -45,7 +49,12 @@
 struct sess;
 struct cfg_listener;
 
-/* s has net_fd (client) and plain_fd (connected backend). */
-void	starttls_run(struct sess *, const struct cfg_listener *);
+/*
+ * s has net_fd (client) and plain_fd (connected backend). The session
+ * is starttls.c's until done(s) runs at its end, perhaps on another
+ * worker: the caller returns at once without touching s.
+ */
+void	starttls_run(struct sess *, const struct cfg_listener *,
+	    void (*done)(struct sess *));
 
 #endif

@@ -47,6 +47,9 @@ static const char *const stats_names[STAT_NCOUNTERS] = {
 	[STAT_CLOSE_NOTIFY_SENT] = "close_notify_sent",
 	[STAT_CLOSE_NOTIFY_RECEIVED] = "close_notify_received",
 	[STAT_HALF_CLOSES] = "half_closes",
+	[STAT_REFUSED_MAX_SESSIONS] = "refused_max_sessions",
+	[STAT_REFUSED_CLIENT_COUNT] = "refused_client_count",
+	[STAT_REFUSED_CLIENT_RATE] = "refused_client_rate",
 };
 
 /* Listener counters: a list that only grows (main thread); read anywhere. */

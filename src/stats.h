@@ -54,6 +54,10 @@ enum stat_id {
 	STAT_CLOSE_NOTIFY_SENT,
 	STAT_CLOSE_NOTIFY_RECEIVED,
 	STAT_HALF_CLOSES,		/* one direction ended, the other goes on */
+	/* Admission: refused new sessions, by cause (besides a full queue). */
+	STAT_REFUSED_MAX_SESSIONS,	/* tlsproxy_max_sessions reached */
+	STAT_REFUSED_CLIENT_COUNT,	/* one address's concurrency limit */
+	STAT_REFUSED_CLIENT_RATE,	/* one address's rate limit */
 	STAT_NCOUNTERS
 };
 

@@ -837,16 +837,6 @@ tlsc_level(SSL *ssl)
 	return (cn ? cn->level : 0);
 }
 
-enum tlsc_result
-tlsc_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
-    _Atomic int64_t *busy)
-{
-	SSL_set_connect_state(ssl);
-	/* enum tlsc_result mirrors enum tls_hs value for value. */
-	return ((enum tlsc_result)tls_handshake_run(ssl, fd, watch_fd, deadline,
-	    busy));
-}
-
 /*
  * After the handshake.
  */

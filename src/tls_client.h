@@ -46,9 +46,8 @@
  *	that key in a private, bounded, expiring cache. The session state
  *	lives in the SSL's ex_data and is freed with the SSL.
  *
- *	tlsc_handshake() runs SSL_connect on a non-blocking socket until
- *	it completes, fails, or the deadline passes, watching watch_fd
- *	(the local client, or -1) for hang-up.
+ *	tlsc_ssl_new() makes the SSL in the connect state;
+ *	tls_handshake_run() (tls_common.h) drives the handshake.
  *
  *	tlsc_finish() fills the TLS context record after a completed
  *	handshake: peer CN, issuer CN, fingerprints, effective level,
@@ -68,8 +67,8 @@
  *	connection established to NAMADDR: SUMMARY".
  * DIAGNOSTICS
  *	tlsc_ctx_get(), tlsc_ssl_new(): NULL with a reason in err.
- *	tlsc_handshake(): enum tlsc_result; OpenSSL errors are left in
- *	the queue for the caller's tls_log_errors().
+ *	OpenSSL errors are left in the queue for the caller's
+ *	tls_log_errors().
  */
 #ifndef TLSPROXY_TLS_CLIENT_H
 #define TLSPROXY_TLS_CLIENT_H
@@ -127,13 +126,6 @@ struct tlsc_start_props {
 
 struct tlsc_ctx;
 
-enum tlsc_result {
-	TLSC_OK = 0,
-	TLSC_FAIL,		/* protocol error or peer EOF */
-	TLSC_TIMEOUT,		/* deadline passed */
-	TLSC_LOCAL_GONE,	/* watch_fd hung up */
-};
-
 struct tlsc_ctx	*tlsc_ctx_get(const struct tlsc_init_props *, char *err,
 		    size_t errlen);
 void		 tlsc_ctx_release(struct tlsc_ctx *);
@@ -146,8 +138,6 @@ SSL		*tlsc_ssl_new(struct tlsc_ctx *, const struct tlsc_start_props *,
 /* The level in effect (DANE may fall back to encrypt). */
 unsigned int	 tlsc_level(SSL *);
 
-enum tlsc_result tlsc_handshake(SSL *, int fd, int watch_fd, int64_t deadline,
-		    _Atomic int64_t *busy);
 void		 tlsc_finish(SSL *, struct tprops_context *);
 /*
  * After tlsc_finish(): the TLSRPT failure type Postfix's tlsproxy

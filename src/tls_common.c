@@ -384,10 +384,11 @@ tls_summary(SSL *ssl, int server, char *buf, size_t buflen)
 
 enum tls_hs
 tls_handshake_run(SSL *ssl, int fd, int watch_fd, int64_t deadline,
-    _Atomic int64_t *busy)
+    int grace_ms, _Atomic int64_t *busy)
 {
 	struct pollfd pfd[2];
-	int	 r, e, n;
+	int64_t	 grace_end = grace_ms >= 0 ? sys_now_ms() + grace_ms : -1;
+	int	 r, e, n, ms;
 
 	for (;;) {
 		ERR_clear_error();
@@ -407,12 +408,17 @@ tls_handshake_run(SSL *ssl, int fd, int watch_fd, int64_t deadline,
 		pfd[1].events = POLLRDHUP;	/* hang-up only; leave its data alone */
 		for (;;) {
 			pfd[0].revents = pfd[1].revents = 0;
-			n = poll(pfd, watch_fd >= 0 ? 2 : 1, sys_ms_left(deadline));
+			/* One grace per call, however the peer trickles. */
+			ms = sys_ms_left(deadline);
+			if (grace_end >= 0 && sys_ms_left(grace_end) < ms)
+				ms = sys_ms_left(grace_end);
+			n = poll(pfd, watch_fd >= 0 ? 2 : 1, ms);
 			if (n >= 0 || errno != EINTR)
 				break;
 		}
 		if (n == 0)
-			return (TLS_HS_TIMEOUT);
+			return (sys_ms_left(deadline) == 0 ? TLS_HS_TIMEOUT :
+			    TLS_HS_WAIT);
 		if (n < 0)
 			return (TLS_HS_FAIL);
 		if (watch_fd >= 0 && (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
@@ -422,6 +428,12 @@ tls_handshake_run(SSL *ssl, int fd, int watch_fd, int64_t deadline,
 		    ((pfd[0].revents & POLLHUP) && !(pfd[0].revents & POLLIN)))
 			return (TLS_HS_FAIL);
 	}
+}
+
+short
+tls_handshake_want(const SSL *ssl)
+{
+	return (SSL_want_write(ssl) ? POLLOUT : POLLIN);
 }
 
 void

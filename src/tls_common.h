@@ -84,16 +84,25 @@ void	tls_log_state(const SSL *, const char *label, int where, int ret);
  * until it completes, fails, or the deadline passes, watching watch_fd
  * (the local client, or -1) for hang-up. busy, when not NULL, is
  * stamped while inside OpenSSL (watchdog). Both roles use it; the
- * caller sets the accept or connect state first.
+ * SSL's accept or connect state is set when it is made.
+ *
+ * grace_ms < 0: wait in poll() up to the deadline. Otherwise wait at
+ * most grace_ms in all for the peer; if it has not finished by then, return
+ * TLS_HS_WAIT: the caller waits (tls_handshake_want() says for what)
+ * and calls again, possibly from another thread. The deadline stays
+ * the one set when the handshake began.
  */
 enum tls_hs {
 	TLS_HS_OK = 0,
 	TLS_HS_FAIL,		/* protocol error, peer EOF, dead socket */
 	TLS_HS_TIMEOUT,		/* deadline passed */
 	TLS_HS_LOCAL_GONE,	/* watch_fd hung up */
+	TLS_HS_WAIT,		/* grace over: wait for the socket, then again */
 };
 enum tls_hs tls_handshake_run(SSL *, int fd, int watch_fd, int64_t deadline,
-	    _Atomic int64_t *busy);
+	    int grace_ms, _Atomic int64_t *busy);
+/* After TLS_HS_WAIT: POLLIN or POLLOUT, what the handshake waits for. */
+short	tls_handshake_want(const SSL *);
 const char *tls_version_name(int version);
 
 #endif

@@ -974,15 +974,6 @@ tlss_ssl_new(struct tlss_ctx *t, int fd, const char *label,
 		SSL_free(ssl);
 		return (NULL);
 	}
-	return (ssl);
-}
-
-enum tlss_result
-tlss_handshake(SSL *ssl, int fd, int watch_fd, int64_t deadline,
-    _Atomic int64_t *busy)
-{
 	SSL_set_accept_state(ssl);
-	/* enum tlss_result mirrors enum tls_hs value for value. */
-	return ((enum tlss_result)tls_handshake_run(ssl, fd, watch_fd, deadline,
-	    busy));
+	return (ssl);
 }

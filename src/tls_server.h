@@ -21,14 +21,12 @@
  *	SSL_CTX, chosen per connection from the client's SNI name; names
  *	not in the maps keep the default certificates.
  *
- *	tlss_handshake() runs SSL_accept on a non-blocking socket until it
- *	completes, fails, or the deadline passes. While it waits it also
- *	watches watch_fd (the local handoff client, or -1) for hang-up, so
- *	a client that went away frees its worker at once.
+ *	tlss_ssl_new() makes the SSL for one connection in the accept
+ *	state; tls_handshake_run() (tls_common.h) drives the handshake.
  * DIAGNOSTICS
  *	tlss_ctx_new(): NULL with a reason in err (file names included).
- *	tlss_handshake(): one of enum tlss_result; OpenSSL errors are
- *	logged by the caller with tls_log_errors().
+ *	tlss_ssl_new(): NULL; OpenSSL errors are logged by the caller
+ *	with tls_log_errors().
  */
 #ifndef TLSPROXY_TLS_SERVER_H
 #define TLSPROXY_TLS_SERVER_H
@@ -90,13 +88,6 @@ struct tlss_ctx {
 };
 #define TLSS_CTX_MAGIC	0x544c5343u
 
-enum tlss_result {
-	TLSS_OK = 0,
-	TLSS_FAIL,		/* protocol error or peer EOF; see error queue */
-	TLSS_TIMEOUT,		/* deadline passed */
-	TLSS_LOCAL_GONE,	/* watch_fd hung up */
-};
-
 struct tlss_ctx	*tlss_ctx_new(const struct tlss_props *, char *err, size_t errlen);
 void		 tlss_ctx_free(struct tlss_ctx *);
 
@@ -115,9 +106,6 @@ void		 tlss_sid_ctx(const char *scope, unsigned char out[TLSS_SID_CTX_LEN]);
 /* After a completed handshake: count it as full, resumed by ticket or by id. */
 void		 tlss_count_handshake(SSL *);
 
-/* busy: optional watchdog stamp, set to now while inside OpenSSL, 0 while waiting. */
-enum tlss_result tlss_handshake(SSL *, int fd, int watch_fd, int64_t deadline,
-		    _Atomic int64_t *busy);
 
 /*
  * After a completed handshake, log as Postfix's server does (loglevel

@@ -11,7 +11,9 @@
  *	at the bottom of the stack stay cold (their stack pages are never
  *	touched, so they cost no memory) unless the load needs them. Jobs
  *	queue in the ring only when every worker is busy; they are taken
- *	in FIFO order.
+ *	in FIFO order. Resumed jobs (workq_resume()) queue in a list of
+ *	links they carry themselves, without a bound, and are taken before
+ *	the ring: work already started goes first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +44,8 @@ struct workq {
 	unsigned int	 head;
 	unsigned int	 count;
 	unsigned int	 busy;
+	struct workq_link *rhead, *rtail;	/* resumed jobs, FIFO */
+	unsigned int	 nresumed;
 	int		 stopping;
 	workq_fn	 fn;
 	workq_drop_fn	 drop;
@@ -61,7 +65,12 @@ workq_worker(void *p)
 
 	pthread_mutex_lock(&wq->lock);
 	for (;;) {
-		if (wq->count > 0) {
+		if (wq->rhead != NULL) {
+			job = wq->rhead->job;
+			if ((wq->rhead = wq->rhead->next) == NULL)
+				wq->rtail = NULL;
+			wq->nresumed--;
+		} else if (wq->count > 0) {
 			job = wq->ring[wq->head];
 			wq->head = (wq->head + 1) % wq->limit;
 			wq->count--;
@@ -170,14 +179,50 @@ workq_push(struct workq *wq, void *job)
 }
 
 void
+workq_resume(struct workq *wq, struct workq_link *l)
+{
+	struct workq_thr *t;
+
+	pthread_mutex_lock(&wq->lock);
+	if (wq->idle_top != NULL) {
+		t = wq->idle_top;
+		wq->idle_top = t->next_idle;
+		t->job = l->job;
+		t->has_job = 1;
+		wq->busy++;
+		pthread_cond_signal(&t->wake);
+	} else {
+		l->next = NULL;
+		if (wq->rtail != NULL)
+			wq->rtail->next = l;
+		else
+			wq->rhead = l;
+		wq->rtail = l;
+		wq->nresumed++;
+	}
+	pthread_mutex_unlock(&wq->lock);
+}
+
+void
 workq_counts(struct workq *wq, unsigned int *queued, unsigned int *busy)
 {
 	pthread_mutex_lock(&wq->lock);
 	if (queued)
-		*queued = wq->count;
+		*queued = wq->count + wq->nresumed;
 	if (busy)
 		*busy = wq->busy;
 	pthread_mutex_unlock(&wq->lock);
+}
+
+unsigned int
+workq_waiting(struct workq *wq)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&wq->lock);
+	n = wq->count + wq->nresumed;
+	pthread_mutex_unlock(&wq->lock);
+	return (n);
 }
 
 unsigned int
@@ -207,7 +252,7 @@ workq_wait_idle(struct workq *wq, int64_t deadline_ms)
 	int	 rc = 0, left;
 
 	pthread_mutex_lock(&wq->lock);
-	while (wq->count > 0 || wq->busy > 0) {
+	while (wq->count > 0 || wq->nresumed > 0 || wq->busy > 0) {
 		if ((left = sys_ms_left(deadline_ms)) == 0) {
 			rc = -1;
 			break;
@@ -244,6 +289,12 @@ workq_destroy(struct workq *wq)
 		pthread_cond_destroy(&wq->thr[i].wake);
 	}
 	/* Workers drain the queue before exiting; this only runs if none started. */
+	while (wq->rhead != NULL) {
+		job = wq->rhead->job;
+		wq->rhead = wq->rhead->next;
+		if (wq->drop != NULL)
+			wq->drop(job, wq->arg);
+	}
 	while (wq->count > 0) {
 		job = wq->ring[wq->head];
 		wq->head = (wq->head + 1) % wq->limit;

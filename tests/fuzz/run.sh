@@ -52,7 +52,7 @@ harnesses=${*:-$all}
 srcs_for() {
 	case $1 in
 	attr)		echo attr ;;
-	config)		echo config ;;
+	config)		echo config netlist ;;
 	protocols)	echo tls_common tls_server log sys stats scache tickets sni_map ;;
 	sni)		echo sni_map ;;
 	props)		echo tls_props attr sys ;;

@@ -1374,13 +1374,14 @@ def peer_closed(s):
         return True
 
 
-def queue_flood(c, n_handoff, n_tcp, workers, queue):
-    """Silent clients beyond workers + queue: the extra ones are refused
-    at once (handoff: R1 and status=0; TCP: closed), the others are
-    served or wait. A good client is refused too while it is full;
-    after the flood goes away, good sessions work again."""
+def session_flood(c, n_handoff, n_tcp, max_sessions):
+    """Silent clients beyond tlsproxy_max_sessions: the first ones are
+    served (R1, then they wait without a worker), the extra ones are
+    refused at once (handoff: R1 and status=0; TCP: closed). A good
+    client is refused too while it is full; after the flood goes away,
+    good sessions work again."""
     held = []
-    served = queued = ref_h = ref_t = 0
+    served = ref_h = ref_t = 0
     try:
         for i in range(n_handoff):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1402,8 +1403,6 @@ def queue_flood(c, n_handoff, n_tcp, workers, queue):
                 ref_h += 1
             elif got == ANNOUNCE:
                 served += 1
-            elif not got:
-                queued += 1
             else:
                 raise Failure("handoff client %d got %r" % (i, bytes(got)))
         for i in range(n_tcp):
@@ -1421,17 +1420,14 @@ def queue_flood(c, n_handoff, n_tcp, workers, queue):
                 closed = True
             if closed:
                 ref_t += 1
-            else:
-                queued += 1
-        c.say("served %d, queued %d, refused %d handoff and %d TCP clients"
-              % (served, queued, ref_h, ref_t))
-        if served != workers or queued != queue:
-            raise Failure("expected %d served and %d queued, got %d and %d"
-                          % (workers, queue, served, queued))
-        if ref_h != n_handoff - workers - queue or ref_t != n_tcp:
+        c.say("served %d, refused %d handoff and %d TCP clients"
+              % (served, ref_h, ref_t))
+        if served != max_sessions:
+            raise Failure("expected %d served, got %d" % (max_sessions, served))
+        if ref_h != n_handoff - max_sessions or ref_t != n_tcp:
             raise Failure("expected %d + %d refusals, got %d + %d"
-                          % (n_handoff - workers - queue, n_tcp, ref_h, ref_t))
-        # A well-behaved client is refused at once while the queue is full.
+                          % (n_handoff - max_sessions, n_tcp, ref_h, ref_t))
+        # A well-behaved client is refused at once while it is full.
         h = Handoff(c)
         start = time.monotonic()
         try:
@@ -1645,21 +1641,21 @@ def main():
     ap.add_argument("--target", choices=("tcp", "handoff"), default="tcp", help="hold-many")
     ap.add_argument("--hold-file", help="hold-many: hold until this file exists")
     ap.add_argument("--hold", type=float, default=60, help="hold-many: at most this long")
-    ap.add_argument("--handoff-clients", type=int, default=8, help="queue-flood")
-    ap.add_argument("--tcp-clients", type=int, default=4, help="queue-flood")
-    ap.add_argument("--workers", type=int, default=2, help="queue-flood: the daemon's pool")
-    ap.add_argument("--queue", type=int, default=2, help="queue-flood: the daemon's queue")
+    ap.add_argument("--handoff-clients", type=int, default=8, help="session-flood")
+    ap.add_argument("--tcp-clients", type=int, default=4, help="session-flood")
+    ap.add_argument("--max-sessions", type=int, default=4,
+                    help="session-flood: the daemon's tlsproxy_max_sessions")
     ap.add_argument("--openssl", default="openssl")
     ap.add_argument("--deadline", type=float, default=120, help="bound for the whole run")
     args = ap.parse_args()
 
-    extra = ("hold-many", "queue-flood", "good", "good-tcp")
+    extra = ("hold-many", "session-flood", "good", "good-tcp")
     if args.list:
         for name in sorted(SCENARIOS):
             doc = (SCENARIOS[name][1].__doc__ or "").strip().split("\n")[0]
             print("%-18s %s" % (name, doc))
         print("%-18s %s" % ("hold-many", "silent connections until --hold-file exists"))
-        print("%-18s %s" % ("queue-flood", "overflow the work queue"))
+        print("%-18s %s" % ("session-flood", "more sessions than tlsproxy_max_sessions"))
         print("%-18s %s" % ("good, good-tcp", "one good session"))
         return 0
     if args.batch and not args.log:
@@ -1690,8 +1686,8 @@ def main():
         if args.scenario == "hold-many":
             c.say(hold_many(c, args.count, args.hold_file or "/nonexistent", args.hold, args.target))
             kind = None
-        elif args.scenario == "queue-flood":
-            c.say(queue_flood(c, args.handoff_clients, args.tcp_clients, args.workers, args.queue))
+        elif args.scenario == "session-flood":
+            c.say(session_flood(c, args.handoff_clients, args.tcp_clients, args.max_sessions))
             kind = None
         elif args.scenario in ("good", "good-tcp"):
             kind = HANDOFF if args.scenario == "good" else TCP

@@ -117,8 +117,9 @@ tp_check_log_format "$LOG" "$D" postfix
 tp_stop_daemon "$D" "$LOG"
 
 # ================================================================ part 2
-# One worker, one queue slot: two stalled clients fill both, the third is
-# refused at once.
+# One worker, at most two sessions: two stalled clients wait without the
+# worker, so a good client is still served at once once one of them
+# leaves; while both are there, the third is refused at once.
 tp_start_echo --listen tcp:127.0.0.1:0
 ECHO_PORT=$(awk '$1 == "tcp" { print $3 }' "$T/echo.ready")
 S=$T/tlsproxy-q.sock
@@ -129,7 +130,7 @@ smtpd_tls_cert_file = "$T/rsa.pem";
 smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_loglevel = "1";
 tlsproxy_worker_threads = 1;
-tlsproxy_queue_limit = 1;
+tlsproxy_max_sessions = 2;
 tlsproxy_pid_file = "$T/tlsproxy-q.pid";
 syslog_name = "postfix";
 tlsproxy_listeners = (
@@ -149,7 +150,8 @@ tp_say "baseline: $FDS fds, $THREADS threads"
 
 holding() { grep -q HOLDING "$1" 2>/dev/null; }
 
-# start_holders KIND TARGET: two clients that connect and send nothing.
+# start_holders KIND TARGET: two clients that connect and send nothing,
+# both served: they wait without the one worker.
 start_holders() {
 	local i
 	HOLDERS=""
@@ -157,7 +159,6 @@ start_holders() {
 		tp_hc_bg "$T/hold-$1-$i.out" "$2" "$3" --mode hold --hold 120
 		HOLDERS="$HOLDERS $TP_LAST_PID"
 		tp_wait_for 10 holding "$T/hold-$1-$i.out" || tp_fail "holder $i did not connect"
-		# Let the worker take it off the queue before the next one.
 		sleep 0.5
 		tp_alive "$TP_LAST_PID" || tp_fail "holder $i was refused: $(cat "$T/hold-$1-$i.out")"
 	done
@@ -169,11 +170,11 @@ stop_holders() {
 	done
 }
 
-tp_check "handoff: worker and queue slot held by two silent clients"
+tp_check "handoff: the session limit reached by two silent clients"
 start_holders unix --socket "$S"
 tp_hc_ok "$T/refused.out" "handoff: a third client gets R1 and status=0 at once" \
     --socket "$S" --mode expect-status0 --max-wait "$(tp_secs 3)"
-tp_expect_msg "$LOG" "warning: work queue full (limit 1): refused handoff client on $S"
+tp_expect_msg "$LOG" "warning: too many sessions (limit 2): refused handoff client on $S"
 n=$(tp_log_count "$LOG" "$REQ_WARN")
 stop_holders
 tp_check "the two silent clients are reported when they go away"
@@ -182,12 +183,12 @@ tp_wait_for 10 count_above "$LOG" "$REQ_WARN" $((n + 1)) ||
 tp_ok "two '$REQ_WARN' lines"
 tp_hc_ok "$T/qafter1.out" "handoff: a good session afterwards" --socket "$S" --bytes 65536
 
-tp_check "TCP: worker and queue slot held by two silent clients"
+tp_check "TCP: the session limit reached by two silent clients"
 start_holders tcp --connect "127.0.0.1:$P"
 tp_hc_ok "$T/refused-tcp.out" "TCP: a third connection is closed at once" \
     --connect "127.0.0.1:$P" --mode expect-close --io-timeout "$(tp_secs 3)"
 EP=$(tp_endpoint "$T/refused-tcp.out")
-tp_expect_msg "$LOG" "warning: work queue full (limit 1): refused connection from $EP on 127.0.0.1:$P"
+tp_expect_msg "$LOG" "warning: too many sessions (limit 2): refused connection from $EP on 127.0.0.1:$P"
 stop_holders
 tp_hc_ok "$T/qafter2.out" "TCP: a good session afterwards" --connect "127.0.0.1:$P" --bytes 65536
 tp_hc_ok "$T/qafter3.out" "handoff: a good session afterwards" --socket "$S" --bytes 65536

@@ -125,7 +125,7 @@ smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$T/rsa.pem";
 smtpd_tls_key_file = "$T/rsa.key";
 tlsproxy_tls_cert_fiel = "$T/rsa.pem";
-tlsproxy_worker_threads = 0;
+tlsproxy_worker_threads = -1;
 tlsproxy_pid_file = "$T/bad.pid";
 tlsproxy_listeners = (
   { handoff = "$T/bad.sock"; mode = "0666"; }
@@ -134,7 +134,7 @@ EOF
 for flag in -f -n; do
 	expect_errors "$T/bad1.conf" "unknown name and bad value ($flag): exit 1 with both errors" "$flag"
 	expect_error_line "$T/bad1.conf:4: unknown parameter \"tlsproxy_tls_cert_fiel\"; did you mean \"tlsproxy_tls_cert_file\"?"
-	expect_error_line "$T/bad1.conf:5: parameter \"tlsproxy_worker_threads\": 0 is out of range (allowed: 1..4096)"
+	expect_error_line "$T/bad1.conf:5: parameter \"tlsproxy_worker_threads\": -1 is out of range (allowed: 0..4096)"
 done
 [ ! -e "$T/bad.pid" ] || tp_fail "a pid file was written for a bad configuration"
 
@@ -162,6 +162,8 @@ bad_value tlsproxy_worker_threads 5000
 bad_value tlsproxy_queue_limit -1
 bad_value tlsproxy_drain_timeout '"5x"'
 bad_value smtpd_tls_security_level '"sometimes"'
+bad_value tlsproxy_client_event_limit_exceptions '"10.1.2.3/8"'
+bad_value tlsproxy_max_sessions -5
 
 cat >"$T/bad3.conf" <<EOF
 smtpd_tls_security_level = "may";

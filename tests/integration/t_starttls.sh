@@ -56,6 +56,7 @@ tp_wait_for 10 tp_port_listening "$UB" || tp_hard_error "the SMTP sink did not s
 # ---------------------------------------------------------------- tlsproxy
 L1=$(tp_free_port); L2=$(tp_free_port); L3=$(tp_free_port); L4=$(tp_free_port)
 L5=$(tp_free_port); L6=$(tp_free_port); L7=$(tp_free_port); L8=$(tp_free_port)
+L9=$(tp_free_port)
 cat >"$T/tlsproxy.conf" <<EOF
 smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$T/rsa.pem";
@@ -77,12 +78,14 @@ tlsproxy_listeners = (
   { listen = "127.0.0.1:$L6"; backend = "127.0.0.1:$PB"; proxy_protocol = "v2"; },
   { listen = "127.0.0.1:$L7"; backend = "127.0.0.1:$SB"; starttls = "smtp";
     smtpd_tls_auth_only = true; },
-  { listen = "127.0.0.1:$L8"; backend = "127.0.0.1:$UB"; starttls = "smtp"; }
+  { listen = "127.0.0.1:$L8"; backend = "127.0.0.1:$UB"; starttls = "smtp"; },
+  { listen = "127.0.0.1:$L9"; backend = "127.0.0.1:$SB"; starttls = "smtp";
+    command_timeout = "3s"; plaintext_timeout = "4s"; }
 );
 EOF
 LOG=$T/tlsproxy.log
 tp_start_daemon "$LOG" "$T/tlsproxy.conf" "tcp:$L1" "tcp:$L2" "tcp:$L3" "tcp:$L4" \
-    "tcp:$L5" "tcp:$L6" "tcp:$L7" "tcp:$L8"
+    "tcp:$L5" "tcp:$L6" "tcp:$L7" "tcp:$L8" "tcp:$L9"
 D=$TP_DAEMON_PID
 
 # ---------------------------------------------------------------- helpers
@@ -407,7 +410,7 @@ deliver() {
 	    --header "Subject: $tag" --body "@$body" "$@" >"$T/$name.swaks" 2>&1
 	local rc=$?
 	if [ -n "${BODY:-}" ]; then
-		grep -v '^ -> ' "$T/$name.swaks" | sed 's/^/    | /'
+		grep -v '^ [~-]> ' "$T/$name.swaks" | sed 's/^/    | /'
 	else
 		sed 's/^/    | /' "$T/$name.swaks"
 	fi
@@ -590,6 +593,38 @@ UPORT=$(sed -n 's/^port //p' "$T/unsolicited.out" | tail -1)
 tp_expect_log "$LOG" "warning: [$CLIENT_IP]:$UPORT: backend 127.0.0.1:$UB sent 17 unrequested bytes before STARTTLS; closing the session"
 
 # ---------------------------------------------------------------- end
+step "17. plaintext_timeout: NOOP within command_timeout, forever, without TLS: 421 at the limit"
+python3 - "$L9" <<'PY' >"$T/plain.out" 2>&1 || { cat "$T/plain.out"; tp_fail "plaintext_timeout: see above"; }
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+f = s.makefile("rb")
+def reply():
+    while True:
+        l = f.readline()
+        if len(l) < 4 or l[3:4] != b"-":
+            return l
+t0 = time.monotonic()
+assert reply().startswith(b"220")
+s.sendall(b"EHLO idle.test\r\n"); assert reply().startswith(b"250")
+last = b""
+while time.monotonic() - t0 < 15:
+    time.sleep(1)
+    try:
+        s.sendall(b"NOOP\r\n")
+    except OSError:
+        break
+    last = reply()
+    if not last.startswith(b"250"):
+        break
+took = time.monotonic() - t0
+print("after %.1f s: %r" % (took, last))
+assert last.startswith(b"421 4.4.2"), last
+assert 3.5 < took < 8, took
+PY
+sed 's/^/    | /' "$T/plain.out"
+tp_expect_log "$LOG" "SMTP session ended (plaintext_timeout: no TLS and no message in time)"
+tp_ok "a client that only sends NOOP without TLS is cut at plaintext_timeout"
+
 step "stop"
 tp_alive "$D" || tp_fail "our daemon died"
 if grep -E 'postfix/(pp|xc)/smtpd' "$MAILLOG" | grep -E 'warning|fatal|panic' |

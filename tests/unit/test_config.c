@@ -208,7 +208,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_str(c, "tlsproxy_tls_mandatory_protocols"), ">=TLSv1");
 	EXPECT_INT(cfg_int(c, "tlsproxy_watchdog_timeout"), 10);
 	EXPECT_STR(cfg_str(c, "tlsproxy_watchdog_timeout"), "10s");
-	EXPECT_INT(cfg_int(c, "tlsproxy_worker_threads"), 256);
+	EXPECT_INT(cfg_int(c, "tlsproxy_worker_threads"), 0);
 	EXPECT_INT(cfg_int(c, "tlsproxy_queue_limit"), 1024);
 	EXPECT_INT(cfg_int(c, "tlsproxy_drain_timeout"), 30);
 	EXPECT_INT(cfg_int(c, "tlsproxy_tls_ccert_verifydepth"), 9);
@@ -259,7 +259,7 @@ test_defaults(void)
 	EXPECT_STR(cfg_path(c), "(defaults)");
 
 	/* Table introspection, and every entry readable by name. */
-	EXPECT_INT((long)cfg_param_count(), 138);
+	EXPECT_INT((long)cfg_param_count(), 143);
 	for (i = 0; i < cfg_param_count(); i++) {
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_name(i));
 		CU_ASSERT_PTR_NOT_NULL(cfg_param_default(i));
@@ -504,12 +504,24 @@ test_bad_int(void)
 {
 	struct cfg *c;
 
-	expect_errs("tlsproxy_worker_threads = 0;\n",
-	    "1: parameter \"tlsproxy_worker_threads\": 0 is out of range "
-	    "(allowed: 1..4096)\n");
+	expect_errs("tlsproxy_worker_threads = -1;\n",
+	    "1: parameter \"tlsproxy_worker_threads\": -1 is out of range "
+	    "(allowed: 0..4096)\n");
 	expect_errs("tlsproxy_worker_threads = 4097;\n",
 	    "1: parameter \"tlsproxy_worker_threads\": 4097 is out of range "
-	    "(allowed: 1..4096)\n");
+	    "(allowed: 0..4096)\n");
+	/* Network lists: the bad element is named. */
+	expect_errs("tlsproxy_client_event_limit_exceptions = \"127.0.0.0/8, 10.1.2.3/8\";\n",
+	    "1: parameter \"tlsproxy_client_event_limit_exceptions\": bad value "
+	    "\"127.0.0.0/8, 10.1.2.3/8\": \"10.1.2.3/8\" has host bits set under "
+	    "its prefix length\n");
+	expect_errs("tlsproxy_client_event_limit_exceptions = [\"::1\", \"mail.example\"];\n",
+	    "1: parameter \"tlsproxy_client_event_limit_exceptions\": bad value "
+	    "\"::1, mail.example\": \"mail.example\" is not an IP address or "
+	    "network (address or address/prefix)\n");
+	expect_errs("tlsproxy_client_event_limit_exceptions = \"[::1]/129\";\n",
+	    "1: parameter \"tlsproxy_client_event_limit_exceptions\": bad value "
+	    "\"[::1]/129\": prefix length in \"[::1]/129\" is larger than 128\n");
 	expect_errs("tlsproxy_tls_ccert_verifydepth = -1;\n",
 	    "1: parameter \"tlsproxy_tls_ccert_verifydepth\": -1 is out of "
 	    "range (allowed: 0..100)\n");
@@ -733,7 +745,7 @@ test_readonly(void)
 static void
 test_multiple_errors(void)
 {
-	expect_errs("tlsproxy_worker_threads = 0;\n"
+	expect_errs("tlsproxy_worker_threads = -1;\n"
 	    "smtpd_tls_ciphers = \"bogus\";\n"
 	    "tlsproxy_tls_cert_fiel = \"/x\";\n"
 	    "smtpd_use_tls = \"maybe\";\n"
@@ -743,8 +755,8 @@ test_multiple_errors(void)
 	    "process_id = 1;\n"
 	    "tlsproxy_listeners = ( { listen = \"*:0\"; backend = \"x:1\"; } );\n"
 	    "syslog_name = \"${x\";\n",
-	    "1: parameter \"tlsproxy_worker_threads\": 0 is out of range "
-	    "(allowed: 1..4096)\n"
+	    "1: parameter \"tlsproxy_worker_threads\": -1 is out of range "
+	    "(allowed: 0..4096)\n"
 	    "2: parameter \"smtpd_tls_ciphers\": bad value \"bogus\" "
 	    "(allowed: export, low, medium, high, null)\n"
 	    "3: unknown parameter \"tlsproxy_tls_cert_fiel\"; did you mean "
@@ -1057,7 +1069,8 @@ test_listeners_starttls(void)
 	    "  { listen = \"*:25\"; backend = \"127.0.0.1:10025\";\n"
 	    "    starttls = \"smtp\"; proxy_protocol = \"v2\"; },\n"
 	    "  { listen = \"*:587\"; backend = \"127.0.0.1:10587\";\n"
-	    "    starttls = \"SMTP\"; xclient = \"yes\"; command_timeout = \"1m\"; },\n"
+	    "    starttls = \"SMTP\"; xclient = \"yes\"; command_timeout = \"1m\";\n"
+	    "    plaintext_timeout = \"2m\"; },\n"
 	    "  { listen = \"*:465\"; backend = \"127.0.0.1:10465\";\n"
 	    "    proxy_protocol = \"V1\"; },\n"
 	    "  { listen = \"*:466\"; backend = \"127.0.0.1:10465\"; }\n"
@@ -1068,11 +1081,13 @@ test_listeners_starttls(void)
 	EXPECT_INT(l->proxy_protocol, CFG_PROXY_V2);
 	EXPECT_INT(l->xclient, 0);
 	EXPECT_INT(l->command_timeout, 300);
+	EXPECT_INT(l->plaintext_timeout, 600);
 	l = cfg_listener_get(c, 1);
 	EXPECT_INT(l->starttls, CFG_STARTTLS_SMTP);
 	EXPECT_INT(l->proxy_protocol, CFG_PROXY_NONE);
 	EXPECT_INT(l->xclient, 1);
 	EXPECT_INT(l->command_timeout, 60);
+	EXPECT_INT(l->plaintext_timeout, 120);
 	l = cfg_listener_get(c, 2);
 	EXPECT_INT(l->starttls, CFG_STARTTLS_NONE);
 	EXPECT_INT(l->proxy_protocol, CFG_PROXY_V1);
@@ -1087,7 +1102,8 @@ test_listeners_starttls(void)
 	    "tlsproxy_listeners", "( { listen = \"*:1\"; backend = \"h:2\"; "
 	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
 	    "connect_timeout = \"10s\"; starttls = \"smtp\"; xclient = true; "
-	    "command_timeout = \"300s\"; proxy_protocol = \"v1\"; } )");
+	    "command_timeout = \"300s\"; plaintext_timeout = \"600s\"; "
+	    "proxy_protocol = \"v1\"; } )");
 
 	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = \"imap\"; }",
 	    "starttls: bad value \"imap\" (allowed: smtp)");
@@ -1101,6 +1117,8 @@ test_listeners_starttls(void)
 	    "\"xclient\" is only valid with \"starttls\"");
 	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; command_timeout = 5; }",
 	    "\"command_timeout\" is only valid with \"starttls\"");
+	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; plaintext_timeout = 5; }",
+	    "\"plaintext_timeout\" is only valid with \"starttls\"");
 	lst_err("{ listen = \"*:1\"; backend = \"h:1\"; starttls = \"smtp\"; "
 	    "command_timeout = 0; }",
 	    "command_timeout: 0 is out of range (allowed: 1s..1d)");
@@ -1152,7 +1170,7 @@ test_listener_override(void)
 	/* Everything else is the global configuration. */
 	EXPECT_STR(cfg_str(l1, "tlsproxy_tls_mandatory_protocols"), ">=TLSv1");
 	CU_ASSERT_EQUAL(cfg_bool(l1, "tls_preempt_cipherlist"), 1);
-	EXPECT_INT(cfg_int(l1, "tlsproxy_worker_threads"), 256);
+	EXPECT_INT(cfg_int(l1, "tlsproxy_worker_threads"), 0);
 	EXPECT_STR(cfg_path(l1), tpath);
 	CU_ASSERT_EQUAL(cfg_is_set(l1, "tlsproxy_tls_protocols"), 1);
 	CU_ASSERT_EQUAL(cfg_is_set(l1, "tls_preempt_cipherlist"), 1);
@@ -1530,7 +1548,7 @@ test_print_defaults(void)
 	CU_ASSERT(strstr(out, "\nprocess_name = tlsproxy\n") != NULL);
 	CU_ASSERT(strstr(out, "\nservice_name = tlsproxy\n") != NULL);
 	CU_ASSERT(strstr(out, "\ntlsproxy_listeners = ()\n") != NULL);
-	CU_ASSERT(strstr(out, "\ntlsproxy_worker_threads = 256\n") != NULL);
+	CU_ASSERT(strstr(out, "\ntlsproxy_worker_threads = 0\n") != NULL);
 	CU_ASSERT(strstr(out, "\ntlsproxy_drain_timeout = 30s\n") != NULL);
 	free(out);
 }
