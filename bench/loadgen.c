@@ -5,7 +5,8 @@
  *	loadgen tls     -a HOST:PORT [common options] [-q REQUEST]
  *	loadgen handoff -u SOCKET    [common options] [-p BYTES]
  *	loadgen smtp    -a HOST:PORT [common options] [-m BYTES]
- *	loadgen idle    -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]
+ *	loadgen idle    -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD] [-q REQUEST]
+ *	loadgen stall   -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]
  *	loadgen cpu     PID...
  *	loadgen rss     PID...
  * DESCRIPTION
@@ -33,7 +34,23 @@
  *
  *	idle: opens SESSIONS TLS sessions and keeps them open without
  *	traffic; prints "READY ok failed" when all are set up, then holds
- *	them until SIGTERM/SIGINT or HOLD seconds.
+ *	them until SIGTERM/SIGINT or HOLD seconds. At the end of the hold
+ *	it checks them: with -q, a sample of up to 20 sessions spread over
+ *	the set each send REQUEST (use a keep-alive one) and must get
+ *	"HTTP/1.x 200" back within 5 s; then every session the server has
+ *	not closed (no EOF, reset or error on the socket) counts as still
+ *	open. The JSON line has opened, failed, still_open, echo_ok and
+ *	echo_tried.
+ *
+ *	stall: opens SESSIONS TCP connections and sends on each the first
+ *	half of a real TLS 1.3 ClientHello (made by OpenSSL with memory
+ *	BIOs, a fresh one per connection), then nothing: a stalled
+ *	handshake. Prints "READY ok failed" when all are connected, holds
+ *	them until SIGTERM/SIGINT or HOLD seconds, then prints a JSON line
+ *	with opened, failed and still_open (not closed by the server).
+ *
+ *	idle and stall stop opening after -o seconds (default 120); a
+ *	session not set up by then, or within the session timeout, fails.
  *
  *	cpu: prints the CPU time (user+system, microseconds) used so far by
  *	the PIDs and all their descendants, reaped ones included.
@@ -43,7 +60,8 @@
  *
  *	Every run is bounded: new sessions start only during DURATION
  *	seconds and up to MAX sessions; the sessions still open then get
- *	at most 5 more seconds; a stuck session is dropped after 10 s.
+ *	at most 5 more seconds; a stuck session is dropped after 10 s
+ *	(both -T).
  *	Before the measured window each slot makes one session (warm-up;
  *	it also gets the session to resume), not counted.
  *
@@ -67,6 +85,9 @@
  *	-D	handoff: set TCP_NODELAY on the passed socket (postscreen
  *		does not; for diagnosis)
  *	-L NAME	label copied into the JSON
+ *	-T S	session timeout (default 10); also how long the sessions
+ *		still in flight after DURATION get (default 5)
+ *	-o S	idle, stall: stop opening after S seconds (default 120)
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>
@@ -82,6 +103,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -98,14 +120,15 @@
 #define TLS13_SUITE	"TLS_AES_128_GCM_SHA256"
 #define TLS12_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
 #define GROUPS		"X25519:P-256"	/* X25519 is used; see bound.c */
-#define SESSION_TIMEOUT_MS 10000
 #define DRAIN_MS	5000
+#define ECHO_SAMPLE	20	/* idle: sessions that must answer REQUEST */
+#define ECHO_MS		5000
 #define IOBUF		16384
 
 #define ANNOUNCEMENT	"protocol\0tlsproxy_protocol\0"	/* + terminator NUL */
 #define ANNOUNCEMENT_LEN 28
 
-enum mode { M_TLS, M_HANDOFF, M_IDLE, M_SMTP };
+enum mode { M_TLS, M_HANDOFF, M_IDLE, M_SMTP, M_STALL };
 enum resume { R_NONE, R_TICKET, R_ID };
 
 enum state {
@@ -153,6 +176,9 @@ struct opts {
 	char	*msg;		/* smtp: the message on the wire, with CRLF.CRLF */
 	size_t	 msglen;
 	double	 duration;
+	double	 open_s;	/* idle, stall: opening deadline */
+	long	 sess_timeout_ms;
+	long	 drain_ms;	/* after the window: for the sessions in flight */
 	long	 maxsess;
 	enum resume resume;
 	const char *kind;
@@ -1137,7 +1163,7 @@ make_ctx(void)
  * with at most max_inflight sessions in progress (idle ones do not
  * count). With restart, a slot is reused as soon as it is free;
  * without, each slot is used once. Sessions still in progress when no
- * more may start get DRAIN_MS, then are dropped (counted as aborted).
+ * more may start get O.drain_ms, then are dropped (counted as aborted).
  */
 static void
 run_phase(struct worker *w, int64_t start_until_us, long start_limit,
@@ -1156,7 +1182,7 @@ run_phase(struct worker *w, int64_t start_until_us, long start_limit,
 			struct slot *s = &w->slots[i];
 
 			if (s->st != ST_FREE && s->st != ST_IDLE) {
-				if (t - s->t_start > SESSION_TIMEOUT_MS * 1000LL)
+				if (t - s->t_start > O.sess_timeout_ms * 1000LL)
 					slot_fail(w, s, "session timeout");
 				else
 					busy++;
@@ -1188,7 +1214,7 @@ run_phase(struct worker *w, int64_t start_until_us, long start_limit,
 			break;
 		if (!can_start) {
 			if (drain_until == 0)
-				drain_until = t + DRAIN_MS * 1000LL;
+				drain_until = t + O.drain_ms * 1000LL;
 			else if (t > drain_until) {
 				for (i = 0; i < w->nslots; i++) {
 					struct slot *s = &w->slots[i];
@@ -1221,7 +1247,8 @@ worker_main(void *arg)
 	if (O.mode == M_IDLE) {
 		/* Open every session once, then hold them. */
 		w->phase = 1;
-		run_phase(w, INT64_MAX, w->nslots, 0, w->inflight);
+		run_phase(w, now_us() + (int64_t)(O.open_s * 1e6), w->nslots, 0,
+		    w->inflight);
 		pthread_barrier_wait(&phase_barrier);	/* all opened */
 		pthread_barrier_wait(&phase_barrier);	/* hold over */
 		for (i = 0; i < w->nslots; i++) {
@@ -1244,6 +1271,290 @@ worker_main(void *arg)
 	until = measure_start_ms * 1000 + (int64_t)(O.duration * 1e6);
 	run_phase(w, until, w->maxsess, 1, w->nslots);
 	return (NULL);
+}
+
+/* ------------------------------------------------------------ idle, stall */
+
+/* wait_fd - poll one descriptor for events until deadline (µs); 1 ready */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd pf;
+	int64_t	 left;
+	int	 r;
+
+	for (;;) {
+		left = (deadline - now_us()) / 1000;
+		if (left <= 0)
+			return (0);
+		pf.fd = fd;
+		pf.events = events;
+		pf.revents = 0;
+		r = poll(&pf, 1, (int)(left > 1000 ? 1000 : left));
+		if (r > 0)
+			return (1);
+		if (r < 0 && errno != EINTR)
+			return (0);
+	}
+}
+
+/* ssl_wait - after SSL_write/SSL_read returned r: 1 to retry, 0 to give up */
+static int
+ssl_wait(SSL *ssl, int fd, int r, int64_t deadline)
+{
+	int	 e = SSL_get_error(ssl, r);
+
+	if (e == SSL_ERROR_WANT_READ)
+		return (wait_fd(fd, POLLIN, deadline));
+	if (e == SSL_ERROR_WANT_WRITE)
+		return (wait_fd(fd, POLLOUT, deadline));
+	return (0);
+}
+
+/*
+ * echo_one - send O.req on an idle session and read the start of the
+ * answer: 1 if it is "HTTP/1.x 200", within ECHO_MS.
+ */
+static int
+echo_one(struct slot *s)
+{
+	int64_t	 deadline = now_us() + ECHO_MS * 1000LL;
+	char	 head[16];
+	size_t	 off = 0, hl = 0;
+	int	 r;
+
+	while (off < O.reqlen) {
+		ERR_clear_error();
+		r = SSL_write(s->ssl, O.req + off, (int)(O.reqlen - off));
+		if (r > 0)
+			off += (size_t)r;
+		else if (!ssl_wait(s->ssl, s->fd, r, deadline))
+			return (0);
+	}
+	while (hl < 12) {
+		ERR_clear_error();
+		r = SSL_read(s->ssl, head + hl, (int)(sizeof(head) - hl));
+		if (r > 0)
+			hl += (size_t)r;
+		else if (!ssl_wait(s->ssl, s->fd, r, deadline))
+			return (0);
+	}
+	ERR_clear_error();
+	return (memcmp(head, "HTTP/1.", 7) == 0 && memcmp(head + 9, "200", 3) == 0);
+}
+
+/* count_open - how many of the descriptors the peer has not closed */
+static long
+count_open(const int *fds, size_t n)
+{
+	struct pollfd *pf = calloc(n ? n : 1, sizeof(*pf));
+	size_t	 i;
+	long	 open_n = 0;
+
+	if (pf == NULL)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		pf[i].fd = fds[i];
+		pf[i].events = POLLRDHUP;
+	}
+	if (poll(pf, (nfds_t)n, 0) < 0) {
+		free(pf);
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		if (fds[i] >= 0 && !(pf[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+			open_n++;
+	free(pf);
+	return (open_n);
+}
+
+/*
+ * idle_check - at the end of the hold: with a request, a sample of the
+ * idle sessions must answer it; then count those still open.
+ */
+static void
+idle_check(struct worker *w, long *still_open, int *echo_ok, int *echo_tried)
+{
+	int	*fds = calloc((size_t)w->nslots + 1, sizeof(int));
+	int	 i, n = 0, step;
+
+	*echo_ok = *echo_tried = 0;
+	if (fds == NULL) {
+		*still_open = -1;
+		return;
+	}
+	for (i = 0; i < w->nslots; i++)
+		if (w->slots[i].st == ST_IDLE)
+			fds[n++] = w->slots[i].fd;
+	if (O.reqlen > 0 && n > 0) {
+		step = n / ECHO_SAMPLE > 0 ? n / ECHO_SAMPLE : 1;
+		for (i = 0; i < w->nslots && *echo_tried < ECHO_SAMPLE; i++) {
+			struct slot *s = &w->slots[i];
+
+			if (s->st != ST_IDLE || s->ssl == NULL)
+				continue;
+			if ((i % step) != 0)
+				continue;
+			(*echo_tried)++;
+			*echo_ok += echo_one(s);
+		}
+	}
+	*still_open = count_open(fds, (size_t)n);
+	free(fds);
+}
+
+/*
+ * half_hello - the first half of a fresh ClientHello (the TLS record as
+ * OpenSSL would send it), into buf; its length, or 0.
+ */
+static size_t
+half_hello(SSL_CTX *ctx, unsigned char *buf, size_t cap)
+{
+	SSL	*ssl = SSL_new(ctx);
+	BIO	*rb = BIO_new(BIO_s_mem()), *wb = BIO_new(BIO_s_mem());
+	char	*p;
+	long	 len;
+	size_t	 half = 0;
+
+	if (ssl == NULL || rb == NULL || wb == NULL) {
+		SSL_free(ssl);
+		BIO_free(rb);
+		BIO_free(wb);
+		return (0);
+	}
+	SSL_set_bio(ssl, rb, wb);
+	SSL_set_connect_state(ssl);
+	(void)SSL_do_handshake(ssl);		/* wants the ServerHello */
+	len = BIO_get_mem_data(wb, &p);
+	if (len > 10) {
+		half = (size_t)len / 2;
+		if (half > cap)
+			half = cap;
+		memcpy(buf, p, half);
+	}
+	SSL_free(ssl);
+	ERR_clear_error();
+	return (half);
+}
+
+/*
+ * run_stall - stall mode: N connections, each with half a ClientHello
+ * and then nothing; at most O.conc connecting at a time.
+ */
+static int
+run_stall(void)
+{
+	struct epoll_event ev[256];
+	SSL_CTX	*ctx = make_ctx();
+	int	*fds, *st, ep, i, n, on = 1;
+	long	 ok = 0, bad = 0, started = 0, inflight = 0, still;
+	int64_t	*t0, open_until = now_us() + (int64_t)(O.open_s * 1e6), hold_until;
+	const char *err = "";
+
+	fds = calloc((size_t)O.idle_n, sizeof(int));
+	st = calloc((size_t)O.idle_n, sizeof(int));	/* 0 new, 1 connecting, 2 held, 3 failed */
+	t0 = calloc((size_t)O.idle_n, sizeof(int64_t));
+	if (ctx == NULL || fds == NULL || st == NULL || t0 == NULL ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		fatal("%s", "stall: set-up failed");
+	for (i = 0; i < O.idle_n; i++)
+		fds[i] = -1;
+	while (!stop_flag && (started < O.idle_n || inflight > 0)) {
+		int64_t	 t = now_us();
+
+		while (!stop_flag && started < O.idle_n && inflight < O.conc &&
+		    t < open_until) {
+			struct epoll_event e;
+			int	 k = (int)started++, fd;
+
+			fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			if (fd < 0) {
+				st[k] = 3;
+				bad++;
+				err = "socket";
+				continue;
+			}
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+			if (connect(fd, (struct sockaddr *)&O.addr, sizeof(O.addr)) < 0 &&
+			    errno != EINPROGRESS) {
+				close(fd);
+				st[k] = 3;
+				bad++;
+				err = "connect";
+				continue;
+			}
+			memset(&e, 0, sizeof(e));
+			e.events = EPOLLOUT;
+			e.data.u32 = (uint32_t)k;
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
+				fatal("%s", "stall: epoll_ctl");
+			fds[k] = fd;
+			st[k] = 1;
+			t0[k] = t;
+			inflight++;
+		}
+		if (started < O.idle_n && t >= open_until) {
+			/* Opening is over: the rest fail. */
+			bad += O.idle_n - started;
+			started = O.idle_n;
+			err = "opening deadline";
+		}
+		n = epoll_wait(ep, ev, 256, 50);
+		for (i = 0; i < n; i++) {
+			int	 k = (int)ev[i].data.u32, e = 0;
+			socklen_t el = sizeof(e);
+			unsigned char hello[2048];
+			size_t	 hl;
+
+			if (st[k] != 1)
+				continue;
+			(void)epoll_ctl(ep, EPOLL_CTL_DEL, fds[k], NULL);
+			inflight--;
+			if (getsockopt(fds[k], SOL_SOCKET, SO_ERROR, &e, &el) < 0 || e != 0 ||
+			    (hl = half_hello(ctx, hello, sizeof(hello))) == 0 ||
+			    send(fds[k], hello, hl, MSG_NOSIGNAL) != (ssize_t)hl) {
+				close(fds[k]);
+				fds[k] = -1;
+				st[k] = 3;
+				bad++;
+				err = "connect or send";
+				continue;
+			}
+			st[k] = 2;
+			ok++;
+		}
+		/* Connections that take too long fail. */
+		t = now_us();
+		for (i = 0; inflight > 0 && i < (int)started; i++)
+			if (st[i] == 1 && t - t0[i] > O.sess_timeout_ms * 1000LL) {
+				(void)epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+				close(fds[i]);
+				fds[i] = -1;
+				st[i] = 3;
+				bad++;
+				inflight--;
+				err = "connect timeout";
+			}
+	}
+	printf("READY %ld %ld\n", ok, bad);
+	fflush(stdout);
+	hold_until = now_us() + (int64_t)(O.duration * 1e6);
+	while (!stop_flag && now_us() < hold_until)
+		usleep(20000);
+	{
+		int	 m = 0;
+
+		for (i = 0; i < O.idle_n; i++)
+			if (st[i] == 2)
+				fds[m++] = fds[i];
+		still = count_open(fds, (size_t)m);
+		for (i = 0; i < m; i++)
+			close(fds[i]);
+	}
+	printf("{\"mode\": \"stall\", \"label\": \"%s\", \"opened\": %ld, "
+	    "\"failed\": %ld, \"still_open\": %ld, \"error\": \"%s\"}\n",
+	    O.label, ok, bad, still, err);
+	return (ok == O.idle_n ? 0 : 1);
 }
 
 static void
@@ -1328,10 +1639,12 @@ usage(void)
 	    "usage: loadgen tls -a HOST:PORT [-q REQUEST] [options]\n"
 	    "       loadgen handoff -u SOCKET [-p BYTES] [options]\n"
 	    "       loadgen smtp -a HOST:PORT [-m BYTES] [options]\n"
-	    "       loadgen idle -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]\n"
+	    "       loadgen idle -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD] [-q REQUEST]\n"
+	    "       loadgen stall -a HOST:PORT -N SESSIONS [-C OPENING] [-d HOLD]\n"
 	    "       loadgen cpu|rss PID...\n"
 	    "options: -C conc -d secs -n max -t threads -V 1.2|1.3 -r none|ticket|id\n"
-	    "         -k ecdsa|rsa -P pid[,pid] -L label -D\n");
+	    "         -k ecdsa|rsa -P pid[,pid] -L label -D -T session-timeout\n"
+	    "         -o opening-deadline (idle, stall)\n");
 	exit(2);
 }
 
@@ -1365,11 +1678,16 @@ main(int argc, char **argv)
 		O.mode = M_IDLE;
 	else if (strcmp(argv[1], "smtp") == 0)
 		O.mode = M_SMTP;
+	else if (strcmp(argv[1], "stall") == 0)
+		O.mode = M_STALL;
 	else
 		usage();
 	O.conc = 16;
 	O.threads = 1;
 	O.duration = 5;
+	O.open_s = 120;
+	O.sess_timeout_ms = 10000;
+	O.drain_ms = DRAIN_MS;
 	O.maxsess = 10000000;
 	O.version = TLS1_3_VERSION;
 	O.pay = 64;
@@ -1377,7 +1695,7 @@ main(int argc, char **argv)
 	O.req = "";
 	O.label = "";
 	optind = 2;
-	while ((ch = getopt(argc, argv, "a:u:C:d:n:t:V:r:k:q:p:m:P:L:N:D")) != -1) {
+	while ((ch = getopt(argc, argv, "a:u:C:d:n:t:V:r:k:q:p:m:P:L:N:DT:o:")) != -1) {
 		switch (ch) {
 		case 'a':
 			if ((p = strrchr(optarg, ':')) == NULL)
@@ -1416,20 +1734,28 @@ main(int argc, char **argv)
 			break;
 		case 'L': O.label = optarg; break;
 		case 'D': O.nodelay_passed = 1; break;
+		case 'T':
+			/* the sessions in flight at the end get as long */
+			O.sess_timeout_ms = O.drain_ms = (long)(atof(optarg) * 1000);
+			break;
+		case 'o': O.open_s = atof(optarg); break;
 		default:
 			usage();
 		}
 	}
 	if (O.mode == M_HANDOFF ? O.upath[0] == '\0' : O.addr.sin_family == 0)
 		usage();
-	if (O.mode == M_IDLE) {
+	if (O.mode == M_IDLE || O.mode == M_STALL) {
 		if (O.idle_n < 1)
 			usage();
 		/* -C is the opening concurrency; each slot holds one session. */
 		if (O.threads > 1)
 			O.threads = 1;
 	}
-	if (O.conc < 1 || O.threads < 1 || O.duration <= 0 || O.duration > 600 ||
+	if (O.sess_timeout_ms < 100 || O.open_s <= 0 || O.open_s > 3600)
+		usage();
+	if (O.conc < 1 || O.threads < 1 || O.duration <= 0 ||
+	    O.duration > (O.mode == M_IDLE || O.mode == M_STALL ? 3600 : 600) ||
 	    O.pay < 0 || O.msgsize < 0 || O.msgsize > 64L * 1024 * 1024)
 		usage();
 	if (O.mode == M_SMTP)
@@ -1448,6 +1774,8 @@ main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	if (O.mode == M_STALL)
+		return (run_stall());
 
 	if ((ws = calloc((size_t)O.threads, sizeof(*ws))) == NULL)
 		return (1);
@@ -1489,7 +1817,8 @@ main(int argc, char **argv)
 		if (pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) != 0)
 			fatal("%s", "pthread_create");
 	if (O.mode == M_IDLE) {
-		long	 ok = 0, bad = 0;
+		long	 ok = 0, bad = 0, still = -1;
+		int	 echo_ok = 0, echo_tried = 0;
 		int64_t	 hold_until;
 
 		pthread_barrier_wait(&phase_barrier);
@@ -1502,12 +1831,15 @@ main(int argc, char **argv)
 		hold_until = now_us() + (int64_t)(O.duration * 1e6);
 		while (!stop_flag && now_us() < hold_until)
 			usleep(20000);
+		/* The worker waits at the barrier: its slots are ours now. */
+		idle_check(&ws[0], &still, &echo_ok, &echo_tried);
 		pthread_barrier_wait(&phase_barrier);
 		for (t = 0; t < O.threads; t++)
 			pthread_join(ws[t].tid, NULL);
 		printf("{\"mode\": \"idle\", \"label\": \"%s\", \"opened\": %ld, "
-		    "\"failed\": %ld, \"error\": \"%s\"}\n", O.label, ok, bad,
-		    ws[0].lasterr);
+		    "\"failed\": %ld, \"still_open\": %ld, \"echo_ok\": %d, "
+		    "\"echo_tried\": %d, \"error\": \"%s\"}\n", O.label, ok, bad,
+		    still, echo_ok, echo_tried, ws[0].lasterr);
 		return (ok == O.idle_n ? 0 : 1);
 	}
 	/* Measured window: from the end of the warm-up to the last session. */

@@ -7,12 +7,16 @@
 #   --quick       CI slice (< 3 min): our daemon, the in-process bound and
 #                 one peer (HAProxy, else stunnel, else hitch); the SMTP
 #                 STARTTLS row (ours vs stunnel); pinned only; one round;
-#                 no Postfix.
-#   (default)     full run (< 30 min): our daemon, stunnel4, hitch, HAProxy,
+#                 no Postfix; the capacity rows with small N.
+#   (default)     full run (< 35 min): our daemon, stunnel4, hitch, HAProxy,
 #                 nginx (TLS itself, no proxy), and for the hand-off path
 #                 Postfix's own tlsproxy; for SMTP STARTTLS, ours vs stunnel
 #                 (protocol = smtp) in front of bench/smtpsink.c; pinned and
-#                 shared variants; 3 rounds, contenders alternating.
+#                 shared variants; 3 rounds, contenders alternating; then
+#                 the capacity rows (one round): most idle sessions held,
+#                 fresh handshakes beside 5,000 idle and 2,000 stalled
+#                 sessions, CPU per handshake at 16, 1,000 and 5,000
+#                 connections; RSS per idle session at 1,000 and 8,000.
 #   --no-install  do not apt-get install missing packages.
 #   --rounds N, --duration S   override rounds and seconds per measurement.
 #   --keep        keep the working directory (configs, logs, raw results).
@@ -52,15 +56,23 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+# Capacity rows (one round each): CAP_MAX is what each contender is asked
+# to hold idle (derived from the descriptor limit below), LOAD_IDLE and
+# LOAD_STALL the sessions held while fresh clients (FRESH_CONC in flight)
+# measure handshake latency, CPU_CONCS the concurrencies of the CPU per
+# handshake row.
 if [ "$QUICK" = 1 ]; then
 	: "${ROUNDS:=1}" "${DUR:=2}"
 	VARIANTS="pinned"
 	RSS_NS="500"
+	CAP_MAX=1000 LOAD_IDLE=200 LOAD_STALL=100 CPU_CONCS="16 200" CAP_SETTLE=5 CAP_PAUSE=1
 else
 	: "${ROUNDS:=3}" "${DUR:=3}"
 	VARIANTS="pinned shared"
-	RSS_NS="1000 4000"
+	RSS_NS="1000 8000"
+	CAP_MAX="" LOAD_IDLE=5000 LOAD_STALL=2000 CPU_CONCS="16 1000 5000" CAP_SETTLE=10 CAP_PAUSE=2
 fi
+FRESH_CONC=4		# fresh clients in flight beside the held sessions
 CONC=16			# sessions in flight for handshake measurements
 SMTP_MSG=4096		# body bytes of each SMTP message (headers on top)
 SMTP_BULK_MSG=4194304	# body bytes of each message of the SMTP bulk row
@@ -158,6 +170,13 @@ HARD=$(ulimit -Hn)
 [ "$HARD" -gt 65536 ] && HARD=65536
 ulimit -n "$HARD" 2>/dev/null
 NOFILE=$(ulimit -n)
+# A proxy needs two descriptors per session (client and backend) plus its
+# own: most idle sessions asked of each contender, about 9,000 with 20,000
+# descriptors per process. Every process (terminator, load generator,
+# backend) has the limit on its own.
+CAP_FULL=$(( (NOFILE - 2000) / 2 ))
+[ -z "$CAP_MAX" ] && CAP_MAX=$CAP_FULL
+[ "$CAP_MAX" -gt "$CAP_FULL" ] && CAP_MAX=$CAP_FULL
 
 # ------------------------------------------------------------ build
 
@@ -253,7 +272,9 @@ mkdir -p "$W/logs"
 # allows TLS 1.2 and 1.3, and has X25519 first (the load generator offers
 # only TLS_AES_128_GCM_SHA256 / ECDHE-*-AES128-GCM-SHA256 and X25519 for
 # key exchange). Worker processes/threads: one per core where the program
-# has such a knob; our daemon's pool size is its session limit instead.
+# has such a knob; our daemon keeps its default pool (2 x CPUs + 2 worker
+# threads, sized for CPU work: a session holds a worker only while it has
+# work).
 
 declare -A ROOT PEC PRSA HANDOFF_SOCK SROOT PSMTP
 CONTENDERS=""
@@ -298,8 +319,10 @@ start_smtpsink() {
 	wait_port "$SINK_PORT" || die "smtpsink does not listen ($(tail -3 "$W/logs/smtpsink.out"))"
 }
 
-ours_conf() {	# FILE THREADS PORT_EC PORT_RSA [PORT_SMTP]
-	local smtp=""
+ours_conf() {	# FILE THREADS PORT_EC PORT_RSA [PORT_SMTP]; THREADS 0: the default
+	local smtp="" threads=""
+	# 0 or empty: no line, the daemon's default pool (2 x CPUs + 2)
+	[ -n "$2" ] && [ "$2" != 0 ] && threads="tlsproxy_worker_threads = $2;"
 	# the STARTTLS listener, level may (stated, though it is the global one too)
 	[ -n "${5:-}" ] && smtp=",
   { listen = \"127.0.0.1:$5\"; backend = \"127.0.0.1:$SINK_PORT\";
@@ -311,7 +334,7 @@ smtpd_tls_key_file = "$C/rsa.key";
 smtpd_tls_eccert_file = "$C/ec.pem";
 smtpd_tls_eckey_file = "$C/ec.key";
 tls_eecdh_auto_curves = "X25519 prime256v1";
-tlsproxy_worker_threads = $2;
+$threads
 tlsproxy_queue_limit = 4096;
 tlsproxy_listeners = (
   { handoff = "$W/ours/handoff-$3.sock"; },
@@ -325,7 +348,7 @@ EOF
 
 SMTP_NOTED=0
 start_ours() {	# PIN [THREADS] [NAME]; with SINK_PORT set, also the STARTTLS listener
-	local pin=$1 threads=${2:-256} name=${3:-ours} e r s=""
+	local pin=$1 threads=${2:-0} name=${3:-ours} e r s=""
 	mkdir -p "$W/ours"
 	e=$(free_port); r=$(free_port)
 	[ -n "$SINK_PORT" ] && s=$(free_port)
@@ -719,6 +742,10 @@ say "machine: $NCPU CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | 
 	printf '"openssl": "%s", ' "$(openssl version)"
 	printf '"loadavg_start": "%s", ' "$(cut -d' ' -f1-3 /proc/loadavg)"
 	printf '"nofile": %s, ' "$NOFILE"
+	printf '"capacity": {"cap_max": %s, "settle_s": %s, "load_idle": %s, "load_stall": %s, ' \
+	    "$CAP_MAX" "$CAP_SETTLE" "$LOAD_IDLE" "$LOAD_STALL"
+	printf '"fresh_conc": %s, "cpu_concs": [%s], "rss_ns": [%s]}, ' \
+	    "$FRESH_CONC" "$(echo $CPU_CONCS | tr ' ' ',')" "$(echo $RSS_NS | tr ' ' ',')"
 	printf '"versions": {'
 	printf '"tlsproxy": "%s"' "$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown)"
 	have stunnel4 && printf ', "stunnel": "%s"' "$(stunnel4 -version 2>&1 | grep -m1 '^stunnel' | cut -d' ' -f2)"
@@ -807,53 +834,239 @@ for v in $VARIANTS; do
 	sleep 1
 done
 
+# ------------------------------------------------------------ capacity rows
+#
+# One round, every contender started once (pinned like the pinned variant
+# when possible) and the tests alternating as above:
+#   cpu      loadgen tls at CPU_CONCS connections in flight (full ECDSA
+#            handshakes, one small request each): terminator CPU per
+#            handshake;
+#   loaded   fresh clients (FRESH_CONC in flight, full ECDSA) alone, then
+#            beside LOAD_IDLE idle TLS sessions and LOAD_STALL stalled
+#            handshakes (half a ClientHello, then nothing): p50/p99;
+#   idle_max CAP_MAX idle TLS 1.3 sessions asked; after CAP_SETTLE s, a
+#            sample of 20 must still answer a request, and the sessions the
+#            terminator did not close are counted as held.
+
+CAPF=$W/capacity.jsonl
+: >"$CAPF"
+REQ_KA='GET /small HTTP/1.1\r\nHost: bench.test\r\n\r\n'
+
+# as_json TEXT: TEXT if it is a JSON object, else an error object
+as_json() {
+	case $1 in
+	"{"*"}") printf '%s' "$1" ;;
+	*) printf '{"error": "%s"}' "$(printf '%s' "$1" | tr -d '"\\\n' | cut -c1-200)" ;;
+	esac
+}
+# forget_pid PID: no longer one of ours to stop at the end
+forget_pid() {
+	PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -v -x "$1" | tr '\n' ' ')
+}
+# wait_ready FILE PID SECONDS: until FILE has a READY line (0) or PID ended
+wait_ready() {
+	local i
+	for i in $(seq $(( $3 * 10 ))); do
+		grep -q '^READY' "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+# hold_start NAME MODE C N [ARGS...]: a background idle/stall loadgen on
+# contender C holding N sessions (pinned with HOLD_PIN); its pid in HELD
+hold_start() {
+	local name=$1 mode=$2 c=$3 n=$4
+	shift 4
+	# shellcheck disable=SC2086
+	$HOLD_PIN "$LOADGEN" "$mode" -a "127.0.0.1:${PEC[$c]}" -N "$n" -C 64 \
+	    -o $(( n / 50 + 30 )) -L "$c" "$@" >"$W/logs/$name.out" 2>&1 &
+	HELD=$!
+	PIDS="$PIDS $HELD"
+	wait_ready "$W/logs/$name.out" "$HELD" $(( n / 50 + 90 ))
+}
+# hold_end NAME PID: stop a holder (not in a subshell: it waits for it);
+# its JSON line in HELD_JSON
+hold_end() {
+	kill -TERM "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+	forget_pid "$2"
+	HELD_JSON=$(as_json "$(grep '^{' "$W/logs/$1.out" | tail -1)")
+}
+
+cap_cpu() {	# C CONC
+	local c=$1 n=$2 d=$DUR out
+	# at least 5 s in the window at high concurrency: a session there
+	# takes seconds
+	[ "$n" -ge 1000 ] && [ "$d" -lt 5 ] && d=5
+	out=$(timeout $(( d + 150 )) $CAP_LPIN "$LOADGEN" tls -a "127.0.0.1:${PEC[$c]}" \
+	    -V 1.3 -r none -k ecdsa -C "$n" -d "$d" -t 1 -T 30 -q "$REQ_SMALL" \
+	    -P "${ROOT[$c]}" -L "$c" 2>&1 | tail -1)
+	printf '{"test": "cpu", "contender": "%s", "conc": %d, "result": %s}\n' \
+	    "$c" "$n" "$(as_json "$out")" >>"$CAPF"
+}
+
+cap_fresh() {	# C: one fresh-client measurement, printed
+	timeout $(( DUR + 60 )) $CAP_LPIN "$LOADGEN" tls -a "127.0.0.1:${PEC[$1]}" \
+	    -V 1.3 -r none -k ecdsa -C "$FRESH_CONC" -d "$DUR" -t 1 -q "$REQ_SMALL" \
+	    -P "${ROOT[$1]}" -L "$1" 2>&1 | tail -1
+}
+
+cap_loaded() {	# C
+	local c=$1 base out idle stall hi hs ok=1 cpu0 cpu1 t0 t1
+	base=$(cap_fresh "$c")
+	hold_start "loaded-idle-$c" idle "$c" "$LOAD_IDLE" -k ecdsa -T 20 -d 900 || ok=0
+	hi=$HELD
+	hold_start "loaded-stall-$c" stall "$c" "$LOAD_STALL" -k ecdsa -d 900 || ok=0
+	hs=$HELD
+	[ "$ok" = 1 ] || note "loaded row, $c: the held sessions did not all open"
+	# the terminator's CPU while it only holds them (should be about 0)
+	t0=$(date +%s%N); cpu0=$("$LOADGEN" cpu "${ROOT[$c]}")
+	sleep "$CAP_PAUSE"
+	t1=$(date +%s%N); cpu1=$("$LOADGEN" cpu "${ROOT[$c]}")
+	out=$(cap_fresh "$c")
+	hold_end "loaded-idle-$c" "$hi"; idle=$HELD_JSON
+	hold_end "loaded-stall-$c" "$hs"; stall=$HELD_JSON
+	printf '{"test": "loaded", "contender": "%s", "idle_n": %d, "stall_n": %d, "hold_cpu_pct": %s, "idle": %s, "stall": %s, "base": %s, "result": %s}\n' \
+	    "$c" "$LOAD_IDLE" "$LOAD_STALL" \
+	    "$(( (cpu1 - cpu0) * 100000 / ((t1 - t0) / 1000 + 1) ))e-3" \
+	    "$idle" "$stall" "$(as_json "$base")" "$(as_json "$out")" >>"$CAPF"
+	sleep "$CAP_PAUSE"
+}
+
+# cap_idle_max C N LG BASE: most idle sessions held, run from the RSS
+# section on a freshly started contender that already holds the N idle
+# sessions of loadgen LG (started with a keep-alive request): CAP_MAX - N
+# more, CAP_SETTLE s, then both loadgens check theirs (a sample answers
+# the request, the rest is counted) and end.
+cap_idle_max() {
+	local c=$1 n=$2 lg=$3 base=$4 more=$(( CAP_MAX - $2 )) h="" rss first
+	HELD_JSON='{}'
+	if [ "$more" -gt 0 ]; then
+		HOLD_PIN="" hold_start "idlemax-$c" idle "$c" "$more" -k ecdsa -T 10 -d 900 \
+		    -q "$REQ_KA" || note "most idle sessions, $c: not all of the last $more opened"
+		h=$HELD
+	fi
+	sleep "$CAP_SETTLE"
+	rss=$("$LOADGEN" rss "${ROOT[$c]}")
+	kill -TERM "$lg" 2>/dev/null
+	wait "$lg" 2>/dev/null
+	forget_pid "$lg"
+	first=$(as_json "$(grep '^{' "$W/logs/idle-$c-$n.out" | tail -1)")
+	[ -n "$h" ] && hold_end "idlemax-$c" "$h"
+	printf '{"test": "idle_max", "contender": "%s", "asked": %d, "settle_s": %d, "rss_base_kib": %s, "rss_kib": %s, "first": %s, "result": %s}\n' \
+	    "$c" "$CAP_MAX" "$CAP_SETTLE" "${base:-0}" "${rss:-0}" "$first" "$HELD_JSON" >>"$CAPF"
+}
+
+CAP_PIN=""
+CAP_LPIN=""
+case " $VARIANTS " in
+*" pinned "*) CAP_PIN=0; CAP_LPIN="taskset -c 1" ;;
+esac
+HOLD_PIN=$CAP_LPIN
+fits=$(( 2 * (LOAD_IDLE + LOAD_STALL) + 500 ))
+if [ "$fits" -gt "$NOFILE" ]; then
+	LOAD_IDLE=$(( (NOFILE - 500) * 5 / 14 )); LOAD_STALL=$(( (NOFILE - 500) / 7 ))
+	note "descriptor limit $NOFILE: the loaded row holds $LOAD_IDLE idle and $LOAD_STALL stalled sessions"
+fi
+ccs=""
+for n in $CPU_CONCS; do
+	if [ $(( 2 * n + 500 )) -gt "$NOFILE" ]; then
+		note "CPU per handshake at $n connections skipped: descriptor limit $NOFILE"
+	else
+		ccs="$ccs $n"
+	fi
+done
+CPU_CONCS=$ccs
+say "capacity rows: fresh handshakes beside $LOAD_IDLE idle + $LOAD_STALL stalled, CPU per handshake at$CPU_CONCS"
+start_backend "${CAP_PIN:+1}"
+SINK_PORT=""
+running="ours"
+start_ours "$CAP_PIN"
+for p in $PEERS; do
+	if "start_$p" "$CAP_PIN"; then
+		running="$running $p"
+	else
+		note "$p did not start for the capacity rows ($(tail -2 "$W/logs/$p.out" | tr '\n' ' '))"
+	fi
+done
+sleep 1
+capline=$(grep -m1 -o 'capacity: [0-9]* sessions (fd limit [0-9]*)' "$W/logs/ours.out" 2>/dev/null)
+[ -n "$capline" ] && printf '{"test": "ours_capacity", "contender": "ours", "log": "%s"}\n' "$capline" >>"$CAPF"
+k=0
+for n in $CPU_CONCS; do
+	say "capacity rows: CPU per handshake, $n connections: $running"
+	# shellcheck disable=SC2086
+	for c in $(rotate "$k" $running); do
+		# stunnel starts a thread per connection and manages about 100-250
+		# full handshakes/s here: with hundreds in flight a session would
+		# wait longer than the load generator's bounds.
+		if [ "$c" = stunnel ] && [ "$n" -gt 200 ]; then
+			[ "${STUNNEL_CPU_NOTED:-}" = 1 ] || note "stunnel4 is not in the CPU rows above 200 connections: at about 100-250 handshakes/s (a thread per connection) a session there would take 5-50 s"
+			STUNNEL_CPU_NOTED=1
+			continue
+		fi
+		cap_cpu "$c" "$n"
+	done
+	k=$(( k + 1 ))
+done
+# (most idle sessions held: in the RSS section below)
+say "capacity rows: fresh handshakes beside held sessions: $running"
+# shellcheck disable=SC2086
+for c in $(rotate "$k" $running); do
+	cap_loaded "$c"
+done
+cp "$W/logs/ours.out" "$W/logs/ours-capacity.out" 2>/dev/null
+cleanup
+sleep 1
+
 # ------------------------------------------------------------ idle sessions: RSS
 
 RSSF=$W/rss.jsonl
 : >"$RSSF"
-say "RSS per idle session (N = $RSS_NS)"
+say "RSS per idle session (N = $RSS_NS), most idle sessions held (up to $CAP_MAX)"
 # Each measurement uses a freshly started terminator, warmed up with the
 # same session mix as before, so that no earlier peak (thread stacks,
-# allocator caches, pools) hides in the baseline.
-maxn=0
-for n in $RSS_NS; do [ "$n" -gt "$maxn" ] && maxn=$n; done
+# allocator caches, pools) hides in the baseline. Ours runs with its
+# default pool (2 x CPUs + 2 workers): idle sessions hold no thread.
+# After the largest N, the same terminator is asked for the rest of
+# CAP_MAX (the "most idle sessions held" row).
+rss_max=0
+for n in $RSS_NS; do
+	[ $(( 2 * n + 500 )) -le "$NOFILE" ] && [ "$n" -gt "$rss_max" ] && rss_max=$n
+done
 start_backend ""
-rss_threads=$(( maxn + 64 ))
-[ "$rss_threads" -gt 4096 ] && rss_threads=4096
 for c in ours $PEERS; do
 	for n in $RSS_NS; do
-		if [ $(( 3 * n + 200 )) -gt "$NOFILE" ]; then
+		# each process has its own limit; a proxy needs 2 per session
+		if [ $(( 2 * n + 500 )) -gt "$NOFILE" ]; then
 			note "RSS with $n sessions skipped: descriptor limit $NOFILE"
 			continue
 		fi
-		if [ "$c" = ours ] && [ "$n" -gt 4032 ]; then
-			note "RSS with $n sessions skipped for ours: tlsproxy_worker_threads is at most 4096"
-			continue
-		fi
 		if [ "$c" = ours ]; then
-			start_ours "" "$rss_threads" || continue
+			start_ours "" || continue
 		else
 			"start_$c" "" || continue
 		fi
 		"$LOADGEN" tls -a "127.0.0.1:${PEC[$c]}" -k ecdsa -C "$CONC" -d 1 -q "$REQ_SMALL" >/dev/null 2>&1
 		sleep 1
 		base=$("$LOADGEN" rss "${ROOT[$c]}")
-		timeout $(( n / 10 + 200 )) "$LOADGEN" idle -a "127.0.0.1:${PEC[$c]}" -k ecdsa -N "$n" \
-		    -C 64 -d $(( n / 10 + 120 )) >"$W/logs/idle-$c-$n.out" 2>&1 &
+		timeout $(( n / 10 + 400 )) "$LOADGEN" idle -a "127.0.0.1:${PEC[$c]}" -k ecdsa -N "$n" \
+		    -C 64 -o $(( n / 40 + 60 )) -d $(( n / 10 + 300 )) -q "$REQ_KA" \
+		    >"$W/logs/idle-$c-$n.out" 2>&1 &
 		lg=$!
+		PIDS="$PIDS $lg"
 		ok=0
-		for i in $(seq $(( n + 600 ))); do
-			grep -q '^READY' "$W/logs/idle-$c-$n.out" && { ok=1; break; }
-			kill -0 "$lg" 2>/dev/null || break
-			sleep 0.1
-		done
+		wait_ready "$W/logs/idle-$c-$n.out" "$lg" $(( n / 40 + 90 )) && ok=1
 		opened=$(awk '/^READY/ { print $2 }' "$W/logs/idle-$c-$n.out")
 		# Idle means idle: every contender gets the same 10 s to settle.
 		sleep 10
 		peak=$("$LOADGEN" rss "${ROOT[$c]}")
 		[ "$c" = ours ] && cp "/proc/${ROOT[$c]}/smaps" "$W/logs/ours-smaps-$n.txt" 2>/dev/null
+		[ "$n" = "$rss_max" ] && cap_idle_max "$c" "$n" "$lg" "$base"
 		kill -TERM "$lg" 2>/dev/null
 		wait "$lg" 2>/dev/null
+		forget_pid "$lg"
 		printf '{"contender": "%s", "n": %d, "opened": %s, "rss_base_kib": %s, "rss_kib": %s}\n' \
 		    "$c" "$n" "${opened:-0}" "$base" "$peak" >>"$RSSF"
 		[ "$ok" = 1 ] || note "idle sessions on $c (N=$n) did not all open"
@@ -870,9 +1083,9 @@ printf '%s' "$NOTES" >"$W/notes.txt"
 say "report"
 mkdir -p "$OUT/results"
 python3 "$BENCH/report.py" --meta "$W/meta.json" --bound "$W"/bound-*.json \
-    --raw "$RAW" --rss "$RSSF" --notes "$W/notes.txt" \
+    --raw "$RAW" --rss "$RSSF" --capacity "$CAPF" --notes "$W/notes.txt" \
     --loadavg-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
     --json "$OUT/results/latest.json" --md "$OUT/RESULTS.md" ||
 	die "report.py failed"
-[ "$KEEP" = 1 ] && cp "$RAW" "$OUT/results/raw.jsonl"
+[ "$KEEP" = 1 ] && cp "$RAW" "$OUT/results/raw.jsonl" && cp "$CAPF" "$OUT/results/capacity.jsonl"
 say "done in $(( $(date +%s) - T0 )) s: $OUT/RESULTS.md, $OUT/results/latest.json"
