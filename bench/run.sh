@@ -334,6 +334,9 @@ smtpd_tls_key_file = "$C/rsa.key";
 smtpd_tls_eccert_file = "$C/ec.pem";
 smtpd_tls_eckey_file = "$C/ec.key";
 tls_eecdh_auto_curves = "X25519 prime256v1";
+# the shared session cache (resumption by session id), as Debian's
+# main.cf has it for Postfix; without it only tickets resume
+smtpd_tls_session_cache_database = "btree:$W/ours/smtpd_scache";
 $threads
 tlsproxy_queue_limit = 4096;
 tlsproxy_listeners = (

@@ -301,6 +301,8 @@ CFG_PARAM(smtpd_tls_security_level, CFG_ENUM, CFG_F_PER_LISTENER, "", 0, 0, CFG_
     "See tlsproxy_tls_security_level.")
 CFG_PARAM(smtpd_tls_session_cache_timeout, CFG_TIME, CFG_F_PER_LISTENER, "3600s", 0, 100 * CFG_DAY, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_tls_session_cache_timeout.")
+CFG_PARAM(smtpd_tls_session_cache_database, CFG_STR, CFG_F_PER_LISTENER, "", 0, 0, NULL, CFG_SEC_SMTPD,
+    "Empty: no server-side session-ID cache (tickets only); set: the shared cache is used (not the file).")
 CFG_PARAM(smtpd_use_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
     "See tlsproxy_use_tls.")
 CFG_PARAM(smtpd_enforce_tls, CFG_BOOL, CFG_F_PER_LISTENER, "no", 0, 0, NULL, CFG_SEC_SMTPD,
@@ -341,6 +343,10 @@ CFG_PARAM(smtp_tls_security_level, CFG_ENUM, 0, "", 0, 0, CFG_W_CLTLEVEL, CFG_SE
     "See tlsproxy_client_security_level.")
 CFG_PARAM(smtp_tls_policy_maps, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTP,
     "See tlsproxy_client_policy_maps.")
+CFG_PARAM(smtp_tls_session_cache_database, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTP,
+    "Empty: client-role sessions of smtp(8) requests are not cached; set: they are (in memory, not the file).")
+CFG_PARAM(lmtp_tls_session_cache_database, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_SMTP,
+    "Empty: client-role sessions of lmtp requests are not cached; set: they are (in memory, not the file).")
 
 /* TLSPROXY OWN SETTINGS */
 CFG_PARAM(tlsproxy_listeners, CFG_STR, CFG_F_LISTENERS, "()", 0, 0, NULL, CFG_SEC_OWN,

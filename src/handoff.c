@@ -487,7 +487,8 @@ handoff_warn_diff(const char *who, const char *diff, const char *hint)
 /*
  * handoff_check_params - warn (once per distinct difference) about
  * group A parameters, and about group B files that are not the ones
- * our tlsproxy_client_* settings name (those are used all the same).
+ * our tlsproxy_client_* settings name (CA files are used all the same;
+ * other key files were refused by handoff_client_keys_ok()).
  */
 static void
 handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
@@ -524,7 +525,7 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 		    files[i].name, theirs[i], files[i].param,
 		    cfg_str(cfg, files[i].param));
 	handoff_warn_diff("client", diff, "this daemon uses its own tls_* "
-	    "parameters and the request's certificate files; to avoid this "
+	    "parameters and the request's CA files; to avoid this "
 	    "warning, give it the same tls_* and tlsproxy_client_* settings as "
 	    "the main.cf of that client");
 }
@@ -575,6 +576,49 @@ handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
 	    "tlsproxy_tls_* and tls_* settings; to avoid this warning, give it "
 	    "the same settings as the postscreen_tls_* (or smtpd_tls_*) ones of "
 	    "that server");
+}
+
+/*
+ * handoff_client_keys_ok - the request's key and certificate files must
+ * be none or the ones our tlsproxy_client_* settings name: whoever can
+ * reach the handoff socket must not get the daemon to sign with any
+ * key it can read.
+ */
+static int
+handoff_client_keys_ok(const struct cfg *cfg, const struct tprops_client *cp)
+{
+	static const struct {
+		const char	*name;		/* in the request */
+		const char	*param;		/* ours */
+	} keys[] = {
+		{ "chain_files", "tlsproxy_client_chain_files" },
+		{ "cert_file", "tlsproxy_client_cert_file" },
+		{ "key_file", "tlsproxy_client_key_file" },
+		{ "dcert_file", "tlsproxy_client_dcert_file" },
+		{ "dkey_file", "tlsproxy_client_dkey_file" },
+		{ "eccert_file", "tlsproxy_client_eccert_file" },
+		{ "eckey_file", "tlsproxy_client_eckey_file" },
+	};
+	const char *theirs[] = {
+		cp->chain_files, cp->cert_file, cp->key_file, cp->dcert_file,
+		cp->dkey_file, cp->eccert_file, cp->eckey_file,
+	};
+	char	 a[1024], b[1024], pa[160], pb[160];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		handoff_norm(a, sizeof(a), theirs[i]);
+		handoff_norm(b, sizeof(b), cfg_str(cfg, keys[i].param));
+		if (a[0] == '\0' || strcmp(a, b) == 0)
+			continue;
+		sys_printable(pa, sizeof(pa), theirs[i]);
+		sys_printable(pb, sizeof(pb), cfg_str(cfg, keys[i].param));
+		log_warnx("%s: request refused: %s = \"%s\" is not a file this "
+		    "daemon's configuration names (%s = \"%s\")", cp->namaddr,
+		    keys[i].name, pa, keys[i].param, pb);
+		return (0);
+	}
+	return (1);
 }
 
 /* handoff_client_disabled - tlsproxy_client_security_level = none, no maps */
@@ -710,7 +754,11 @@ handoff_client_ssl(struct sess *s, const struct tprops_client *cp)
 	sp.tlsa = cp->tlsa;
 	sp.ntlsa = cp->ntlsa;
 	sp.legacy_pkey_fprint = cfg_bool(cfg, "tls_legacy_public_key_fingerprints");
-	sp.cache = 1;
+	/* As Postfix's tlsmgr: a cache type without a database is not cached. */
+	sp.cache = (strcmp(cp->cache_type, "smtp") == 0 &&
+	    *cfg_str(cfg, "smtp_tls_session_cache_database") != '\0') ||
+	    (strcmp(cp->cache_type, "lmtp") == 0 &&
+	    *cfg_str(cfg, "lmtp_tls_session_cache_database") != '\0');
 	sp.pf_version = cp->version;
 	sp.forced_failure = cp->forced_failure;
 	ssl = tlsc_ssl_new(ctx, &sp, err, sizeof(err));
@@ -856,6 +904,10 @@ handoff_client(struct sess *s)
 	if (st->cp.tls_level > TPROPS_LEV_SECURE) {
 		log_warnx("%s: unknown TLS security level %u", st->cp.namaddr,
 		    st->cp.tls_level);
+		handoff_say_no(s);
+		return;
+	}
+	if (!handoff_client_keys_ok(s->snap->cfg, &st->cp)) {
 		handoff_say_no(s);
 		return;
 	}

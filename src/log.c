@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@ static char	log_syslog_ident[128] = "tlsproxy";	/* openlog keeps the pointer */
 static atomic_int log_to_stderr = 1;
 static atomic_int log_fd = -1;		/* log file, or -1 */
 static int	log_parked_fd = -1;	/* former log file fd, now /dev/null */
+static char	*log_path;		/* the log file's name (log_cfg_lock) */
+static char	log_host[72];		/* short host name, in file lines */
 static atomic_long log_pid;
 static atomic_int log_is_verbose;
 static atomic_int log_rate = 0;		/* lines/s per format; 0 = no limit */
@@ -141,6 +144,8 @@ log_set_file(const char *path)
 	pthread_mutex_lock(&log_cfg_lock);
 	cur = atomic_load(&log_fd);
 	if (path == NULL || *path == '\0') {
+		free(log_path);
+		log_path = NULL;
 		if (cur >= 0) {
 			/* Park it on /dev/null: a writer may still hold the number. */
 			atomic_store(&log_fd, -1);
@@ -156,6 +161,17 @@ log_set_file(const char *path)
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
 		pthread_mutex_unlock(&log_cfg_lock);
 		return (-1);
+	}
+	/* As syslog writes it, so that log readers (pflogsumm) know the lines. */
+	if (log_host[0] == '\0') {
+		if (gethostname(log_host, sizeof(log_host) - 1) < 0 ||
+		    log_host[0] == '\0')
+			snprintf(log_host, sizeof(log_host), "localhost");
+		log_host[strcspn(log_host, ".")] = '\0';
+	}
+	if (log_path == NULL || strcmp(log_path, path) != 0) {
+		free(log_path);
+		log_path = strdup(path);
 	}
 	if (cur < 0)
 		cur = log_parked_fd;
@@ -174,6 +190,38 @@ log_set_file(const char *path)
 	atomic_store(&log_fd, fd);
 	pthread_mutex_unlock(&log_cfg_lock);
 	return (0);
+}
+
+int
+log_file_check(void)
+{
+	struct stat named, open_;
+	char	*path;
+	int	 fd = atomic_load(&log_fd), r;
+
+	pthread_mutex_lock(&log_cfg_lock);
+	path = log_path != NULL && fd >= 0 ? strdup(log_path) : NULL;
+	pthread_mutex_unlock(&log_cfg_lock);
+	if (path == NULL)
+		return (0);
+	if (stat(path, &named) == 0 && fstat(fd, &open_) == 0 &&
+	    named.st_dev == open_.st_dev && named.st_ino == open_.st_ino)
+		r = 0;
+	else
+		r = log_set_file(path) < 0 ? -1 : 1;
+	free(path);
+	return (r);
+}
+
+void
+log_file_chown(uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int	 fd = atomic_load(&log_fd);
+
+	/* Only a file root owns (one we made): never an operator's choice. */
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == 0)
+		(void)!fchown(fd, uid, gid);
 }
 
 void
@@ -302,15 +350,20 @@ log_write_line(int prio, const char *msg)
 {
 	char	 line[LOG_LINE_MAX + 192];
 	size_t	 n;
-	int	 fd;
+	int	 fd, to_stderr = atomic_load(&log_to_stderr);
 
-	fd = atomic_load(&log_to_stderr) ? STDERR_FILENO : atomic_load(&log_fd);
+	fd = to_stderr ? STDERR_FILENO : atomic_load(&log_fd);
 	if (fd < 0) {
 		syslog(prio, "%s", msg);
 		return;
 	}
-	n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n", log_stamp(),
-	    atomic_load(&log_ident), atomic_load(&log_pid), msg);
+	if (to_stderr)
+		n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n",
+		    log_stamp(), atomic_load(&log_ident), atomic_load(&log_pid), msg);
+	else
+		n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
+		    log_stamp(), log_host, atomic_load(&log_ident),
+		    atomic_load(&log_pid), msg);
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';

@@ -16,8 +16,16 @@
  *	session. log_panic() logs "panic: ..." and aborts: our own bug.
  *	log_debug() prints only with -v.
  *
- *	log_set_file() sends lines to a file instead of syslog (same line
- *	format as stderr); calling it again reopens the file (rotation).
+ *	log_set_file() sends lines to a file instead of syslog, in
+ *	syslog's format with the short host name ("Mon DD HH:MM:SS host
+ *	ident[pid]: text"), so that log readers such as pflogsumm know
+ *	them; calling it again reopens the file (rotation).
+ *	log_file_check() reopens the file when its name no longer leads to
+ *	the open file (moved or removed by a log rotation): 1 reopened, 0
+ *	nothing to do, -1 the reopen failed (errno; the old file is kept).
+ *	log_file_chown() gives a log file that root owns (one the daemon
+ *	made before dropping privileges) to the account it drops to, so
+ *	that it can reopen it later.
  *	log_set_rate_limit() caps the lines per second of each message
  *	format of warnings and of log_fail() lines (info-level failure
  *	records such as a failed handshake): the excess is counted and
@@ -32,6 +40,7 @@
 #define TLSPROXY_LOG_H
 
 #include <stdarg.h>
+#include <sys/types.h>
 
 #define LOG_PRINTF(a, b)	__attribute__((format(printf, a, b)))
 
@@ -39,6 +48,8 @@ int	log_facility_code(const char *name);	/* -1 if unknown */
 void	log_init(const char *ident, int facility, int to_stderr, int verbose);
 /* Log to a file (appending) instead of syslog; "" = syslog. 0 or -1 (errno). */
 int	log_set_file(const char *path);
+int	log_file_check(void);
+void	log_file_chown(uid_t uid, gid_t gid);
 /* Most lines per second of one message format; 0: unlimited. */
 void	log_set_rate_limit(int per_second);
 /* Report counts dropped in seconds now over (main loop, once a second). */

@@ -22,6 +22,7 @@
  *	Once a second it also runs the watchdog check.
  */
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -95,11 +96,13 @@ static int	main_log_fac = -1;
 static void __attribute__((noreturn))
 main_usage(void)
 {
-	fprintf(stderr, "usage: tlsproxy [-c FILE] [-f] [-n] [-d] [-v]\n"
+	fprintf(stderr, "usage: tlsproxy [-c FILE] [-f] [-n] [-t] [-d] [-v]\n"
 	    "       tlsproxy [-c FILE] -s reload|stop|status\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
 	    "  -n       print the settings that differ from the defaults, exit\n"
+	    "  -t       check the configuration as a start would (certificates,\n"
+	    "           keys, cipher and protocol lists), bind nothing, exit\n"
 	    "  -d       print every parameter's default, exit\n"
 	    "  -v       verbose logging\n"
 	    "  -s CMD   signal the running daemon (pid file): reload, stop, status\n",
@@ -141,6 +144,26 @@ main_log_setup(const struct cfg *cfg, int to_stderr)
 }
 
 /*
+ * main_discard_listeners - undo main_open_listeners(): sockets adopted
+ * from the running set are given back, new ones are closed.
+ */
+static void
+main_discard_listeners(struct lst **l, size_t n)
+{
+	size_t	 j;
+
+	while (n-- > 0) {
+		for (j = 0; j < main_nlsts; j++)
+			if (main_lsts[j]->adopted && main_lsts[j]->fd == l[n]->fd) {
+				main_lsts[j]->adopted = 0;
+				l[n]->fd = -1;
+				break;
+			}
+		lst_close(l[n]);
+	}
+}
+
+/*
  * main_open_listeners - new listener set for CFG, reusing the sockets of
  * the current set where kind and address are unchanged. On failure
  * nothing changes (adopted sockets are given back).
@@ -149,7 +172,6 @@ static int
 main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
     char *err, size_t errlen)
 {
-	struct lst *from[MAIN_MAX_LISTENERS];
 	size_t	 n = cfg_listener_count(cfg), i, j, nall;
 	struct cfg_listener stats;
 	const char *spath = cfg_str(cfg, "tlsproxy_stats_socket");
@@ -166,59 +188,84 @@ main_open_listeners(const struct cfg *cfg, struct lst **out, size_t *nout,
 	for (i = 0; i < nall; i++) {
 		const struct cfg_listener *c = i < n ? cfg_listener_get(cfg, i) : &stats;
 
-		from[i] = NULL;
 		for (j = 0; j < main_nlsts; j++)
 			if (lst_matches(main_lsts[j], c))
 				break;
-		if (j < main_nlsts) {
-			from[i] = main_lsts[j];
-			out[i] = lst_adopt(main_lsts[j], c, err, errlen);
-		} else {
-			out[i] = lst_open(c, err, errlen);
+		out[i] = j < main_nlsts ? lst_adopt(main_lsts[j], c, err, errlen) :
+		    lst_open(c, err, errlen);
+		if (out[i] == NULL) {
+			main_discard_listeners(out, i);
+			return (-1);
 		}
-		if (out[i] == NULL)
-			goto fail;
 	}
 	*nout = nall;
 	return (0);
-fail:
-	while (i-- > 0) {
-		if (from[i] != NULL) {		/* give the socket back */
-			from[i]->adopted = 0;
-			out[i]->fd = -1;
-		}
-		lst_close(out[i]);
-	}
-	return (-1);
 }
 
+static void	main_pidfile_remove(void);
+
+/*
+ * main_pidfile_lock - take the pid file's lock before any socket is
+ * created, bound or removed, so that a second start leaves the running
+ * daemon untouched. flock(2): the lock belongs to the open file, so it
+ * passes to the daemon child and survives the parent's exit.
+ */
 static void
-main_pidfile_write(const char *path)
+main_pidfile_lock(const char *path)
 {
-	struct flock fl;
 	char	 buf[32];
+	ssize_t	 n;
 	int	 fd;
 
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		fatal("cannot open pid file %s", path);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) < 0) {
-		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			fatal("cannot lock pid file %s", path);
+		n = read(fd, buf, sizeof(buf) - 1);
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		fatalx("pid file %s is locked: tlsproxy already running (pid %s)",
-		    path, buf);
+		fatalx("tlsproxy already running (pid %s): pid file %s is locked",
+		    buf, path);
 	}
-	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf))
-		fatal("cannot write pid file %s", path);
 	snprintf(main_pidfile, sizeof(main_pidfile), "%s", path);
 	/* Absolute, so that it can be found again from inside a chroot. */
 	if (realpath(path, main_pidfile_reach) == NULL)
 		snprintf(main_pidfile_reach, sizeof(main_pidfile_reach), "%s", path);
 	main_pidfd = fd;		/* kept open: the lock marks us as running */
+	atexit(main_pidfile_remove);	/* also when a later start step fails */
+}
+
+/*
+ * main_pidfile_status - after each reload, a second line in the pid file
+ * ("reload N ok" or "reload N failed") for "tlsproxy -s reload", which
+ * waits for it to tell whether the daemon took the new configuration.
+ */
+static void
+main_pidfile_status(int ok)
+{
+	static unsigned long n;
+	char	 buf[96];
+
+	if (main_pidfd < 0)
+		return;
+	/* Never shorter than before: no ftruncate() window with an empty file. */
+	snprintf(buf, sizeof(buf), "%ld\nreload %lu %-6s\n", (long)getpid(), ++n,
+	    ok ? "ok" : "failed");
+	if (pwrite(main_pidfd, buf, strlen(buf), 0) != (ssize_t)strlen(buf))
+		log_warn("cannot write pid file %s", main_pidfile);
+}
+
+/* main_pidfile_write - our pid (after daemonizing) into the locked file */
+static void
+main_pidfile_write(void)
+{
+	char	 buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(main_pidfd, 0) < 0 ||
+	    pwrite(main_pidfd, buf, strlen(buf), 0) != (ssize_t)strlen(buf))
+		fatal("cannot write pid file %s", main_pidfile);
 }
 
 /*
@@ -368,6 +415,68 @@ main_tickets(const struct cfg *cfg, char *err, size_t errlen)
 	    err, errlen));
 }
 
+/*
+ * main_check - tlsproxy -t: every step of a start that can fail on the
+ * configuration (values, certificates and keys, cipher and protocol
+ * lists through OpenSSL, SNI maps, the ticket key file), with the same
+ * messages, but no socket is bound or removed. Exit status 0 or 1.
+ */
+static int
+main_check(struct cfg *cfg, int quiet)
+{
+	struct scache *cache;
+	struct snap *snap;
+	char	 err[512];
+	int	 rc = 1;
+
+	tls_init();
+	if ((cache = scache_create(16, 65536, 1)) == NULL) {
+		fprintf(stderr, "tlsproxy: out of memory\n");
+		cfg_free(cfg);
+		return (1);
+	}
+	if ((snap = snap_build(cfg, cache, err, sizeof(err))) == NULL)
+		fprintf(stderr, "tlsproxy: %s\n", err);
+	else if (main_tickets(snap->cfg, err, sizeof(err)) < 0)
+		fprintf(stderr, "tlsproxy: %s: %s\n", main_conf_path, err);
+	else if (cfg_listener_count(snap->cfg) == 0)
+		fprintf(stderr, "tlsproxy: %s: no listeners configured "
+		    "(tlsproxy_listeners)\n", main_conf_path);
+	else {
+		if (!quiet)
+			printf("tlsproxy: configuration %s is OK\n", main_conf_path);
+		rc = 0;
+	}
+	if (snap != NULL)
+		snap_unref(snap);
+	tkey_shutdown();
+	scache_free(cache);
+	return (rc);
+}
+
+/*
+ * main_log_file_check - follow a log rotation that moved or removed
+ * tlsproxy_log_file: the next lines go to a new file of that name.
+ * One warning while the reopen keeps failing (lines then go on to the
+ * old file). Not inside tlsproxy_chroot, where the name is not reachable.
+ */
+static void
+main_log_file_check(void)
+{
+	static int failing;
+	int	 r;
+
+	if (main_chroot_dir[0] != '\0')
+		return;
+	if ((r = log_file_check()) < 0 && !failing) {
+		log_warn("cannot reopen tlsproxy_log_file after it was moved");
+		failing = 1;
+	} else if (r > 0) {
+		log_info("reopened tlsproxy_log_file: the old one was moved or removed");
+		failing = 0;
+	}
+}
+
 /* main_log_tls_off - Postfix's startup warning for each handoff without TLS */
 static void
 main_log_tls_off(const struct snap *snap)
@@ -395,7 +504,8 @@ main_reload_failed(void)
 		log_warnx("reload failed; keeping the running configuration");
 }
 
-static void
+/* main_reload - SIGHUP: all of the new configuration, or none of it; 0 or -1 */
+static int
 main_reload(const struct cfg *running)
 {
 	struct lst *nl[MAIN_MAX_LISTENERS];
@@ -411,11 +521,11 @@ main_reload(const struct cfg *running)
 		    "%s: %s; keeping the running configuration (restart "
 		    "tlsproxy to apply changes)", main_chroot_dir, main_conf_path,
 		    strerror(errno));
-		return;
+		return (-1);
 	}
 	if ((errs = open_memstream(&errbuf, &errlen)) == NULL) {
 		log_warn("reload: open_memstream");
-		return;
+		return (-1);
 	}
 	cfg = cfg_load(main_conf_path, errs);
 	fclose(errs);
@@ -423,32 +533,37 @@ main_reload(const struct cfg *running)
 		main_log_lines(errbuf);
 		free(errbuf);
 		main_reload_failed();
-		return;
+		return (-1);
 	}
 	free(errbuf);
 	if ((snap = snap_build(cfg, main_cache, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		main_reload_failed();
-		return;
-	}
-	if (main_tickets(snap->cfg, err, sizeof(err)) < 0) {
-		log_warnx("%s: %s", main_conf_path, err);
-		main_reload_failed();
-		snap_unref(snap);
-		return;
+		return (-1);
 	}
 	if (cfg_listener_count(snap->cfg) == 0) {
 		log_warnx("%s: no listeners configured (tlsproxy_listeners)",
 		    main_conf_path);
 		main_reload_failed();
 		snap_unref(snap);
-		return;
+		return (-1);
 	}
 	if (main_open_listeners(snap->cfg, nl, &n, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		main_reload_failed();
 		snap_unref(snap);
-		return;
+		return (-1);
+	}
+	/*
+	 * The ticket key ring last of what can fail, so that a reload that
+	 * fails leaves it as it was; the listeners opened go back.
+	 */
+	if (main_tickets(snap->cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", main_conf_path, err);
+		main_reload_failed();
+		main_discard_listeners(nl, n);
+		snap_unref(snap);
+		return (-1);
 	}
 	if (cfg_int(snap->cfg, "tlsproxy_worker_threads") !=
 	    cfg_int(running, "tlsproxy_worker_threads") ||
@@ -470,6 +585,33 @@ main_reload(const struct cfg *running)
 	main_nlsts = n;
 	main_log_setup(snap->cfg, main_foreground);
 	log_info("configuration reloaded");
+	return (0);
+}
+
+/*
+ * main_pidfile_read - the pid in PATH (0 if none), and the last reload's
+ * number and result from its second line (0 and "" if none)
+ */
+static long
+main_pidfile_read(const char *path, unsigned long *gen, char *result,
+    size_t resultlen)
+{
+	char	 buf[96], res[16];
+	FILE	*fp;
+	long	 pid = 0;
+
+	*gen = 0;
+	if (resultlen > 0)
+		result[0] = '\0';
+	if ((fp = fopen(path, "r")) == NULL)
+		return (0);
+	if (fgets(buf, sizeof(buf), fp) != NULL)
+		pid = strtol(buf, NULL, 10);
+	if (fgets(buf, sizeof(buf), fp) != NULL &&
+	    sscanf(buf, "reload %lu %15s", gen, res) == 2)
+		snprintf(result, resultlen, "%s", res);
+	fclose(fp);
+	return (pid);
 }
 
 /*
@@ -482,16 +624,12 @@ static int
 main_control(const char *cmd, const struct cfg *cfg)
 {
 	const char *path = cfg_str(cfg, "tlsproxy_pid_file");
-	char	 buf[32];
-	FILE	*fp;
-	long	 pid = 0;
+	unsigned long gen0, gen;
+	char	 result[16];
+	long	 pid;
 	int	 i;
 
-	if ((fp = fopen(path, "r")) != NULL) {
-		if (fgets(buf, sizeof(buf), fp) != NULL)
-			pid = strtol(buf, NULL, 10);
-		fclose(fp);
-	}
+	pid = main_pidfile_read(path, &gen0, result, sizeof(result));
 	if (pid <= 1 || kill((pid_t)pid, 0) < 0) {
 		printf("tlsproxy is not running (pid file %s)\n", path);
 		if (strcmp(cmd, "stop") == 0)
@@ -508,8 +646,23 @@ main_control(const char *cmd, const struct cfg *cfg)
 		return (1);
 	}
 	if (strcmp(cmd, "reload") == 0) {
-		printf("tlsproxy (pid %ld) told to reload\n", pid);
-		return (0);
+		/* The daemon notes each reload's result in the pid file. */
+		for (i = 0; i < 300; i++) {
+			usleep(100000);
+			if (main_pidfile_read(path, &gen, result, sizeof(result)) ==
+			    pid && gen != gen0) {
+				if (strcmp(result, "ok") == 0) {
+					printf("tlsproxy (pid %ld) reloaded\n", pid);
+					return (0);
+				}
+				fprintf(stderr, "tlsproxy: pid %ld: reload failed; it keeps "
+				    "the running configuration (its log says why)\n", pid);
+				return (1);
+			}
+		}
+		fprintf(stderr, "tlsproxy: pid %ld did not report the reload's "
+		    "result within 30 s\n", pid);
+		return (1);
 	}
 	/* stop: wait (bounded) for the drain to finish. */
 	for (i = 0; i < 10 * (int)(cfg_int(cfg, "tlsproxy_drain_timeout") + 15); i++) {
@@ -668,6 +821,7 @@ main_drop_privileges(const struct cfg *cfg, const char *root)
 			    "running as root can leave a chroot");
 		return;
 	}
+	log_file_chown(uid, gid);	/* so that a rotation can reopen it */
 	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 		fatal("cannot drop privileges to %s", user);
 	/* Verify: getting root back must be impossible now. */
@@ -765,12 +919,12 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char	 err[512], abspath[PATH_MAX], root[PATH_MAX];
 	const char *opt_s = NULL;
-	int	 ch, opt_n = 0, opt_d = 0, sig, threads, drain_ms;
+	int	 ch, opt_n = 0, opt_d = 0, opt_t = 0, sig, threads, drain_ms;
 	unsigned int ticks = 0;
 	unsigned int queued, busy;
 	size_t	 i;
 
-	while ((ch = getopt(argc, argv, "c:fndvs:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fndtvs:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			main_conf_path = optarg;
@@ -783,6 +937,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			opt_d = 1;
+			break;
+		case 't':
+			opt_t = 1;
 			break;
 		case 'v':
 			main_verbose++;
@@ -813,6 +970,19 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return (0);
 	}
+	if (opt_t)
+		return (main_check(cfg, 0));
+	/* A reload that the daemon would refuse is refused here, with why. */
+	if (opt_s != NULL && strcmp(opt_s, "reload") == 0) {
+		struct cfg *check = cfg_load(main_conf_path, stderr);
+
+		if (check == NULL || main_check(check, 1) != 0) {
+			fprintf(stderr, "tlsproxy: %s has errors; not reloading\n",
+			    main_conf_path);
+			cfg_free(cfg);
+			return (1);
+		}
+	}
 	if (opt_s != NULL) {
 		ch = main_control(opt_s, cfg);
 		cfg_free(cfg);
@@ -835,6 +1005,8 @@ main(int argc, char **argv)
 	if (cfg_listener_count(snap->cfg) == 0)
 		fatalx("%s: no listeners configured (tlsproxy_listeners)",
 		    main_conf_path);
+	if (!main_foreground || cfg_is_set(snap->cfg, "tlsproxy_pid_file"))
+		main_pidfile_lock(cfg_str(snap->cfg, "tlsproxy_pid_file"));
 	if (main_open_listeners(snap->cfg, main_lsts, &main_nlsts, err,
 	    sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -845,8 +1017,8 @@ main(int argc, char **argv)
 		main_daemonize();
 		main_log_setup(snap->cfg, 0);
 	}
-	if (!main_foreground || cfg_is_set(snap->cfg, "tlsproxy_pid_file"))
-		main_pidfile_write(cfg_str(snap->cfg, "tlsproxy_pid_file"));
+	if (main_pidfd >= 0)
+		main_pidfile_write();
 	main_drop_privileges(snap->cfg, root);
 
 	/* Signals go to the main thread only: block them before any thread. */
@@ -895,12 +1067,14 @@ main(int argc, char **argv)
 				 */
 				if (ticks % 5 == 0)
 					main_heap_trim(5);
+				if (ticks % 5 == 0)
+					main_log_file_check();
 			}
 			continue;
 		}
 		if (sig == SIGHUP) {
 			snap = snap_current();
-			main_reload(snap->cfg);
+			main_pidfile_status(main_reload(snap->cfg) == 0);
 			snap_unref(snap);
 		} else if (sig == SIGUSR1) {
 			workq_counts(wq, &queued, &busy);

@@ -32,7 +32,9 @@
  *	the value size in advance: it takes a reference under the lock,
  *	then allocates and copies with the lock released. An entry
  *	unlinked meanwhile (evicted, replaced, removed) is freed by
- *	whoever drops the last reference.
+ *	whoever drops the last reference. Entries are wiped before they
+ *	are freed (values are TLS sessions with their master secrets);
+ *	the copy scache_get() hands out is the caller's to wipe.
  *
  *	Lock discipline: under a shard lock there is no allocation, no
  *	free, no logging, no I/O and no OpenSSL; entries that leave the
@@ -271,6 +273,17 @@ scache_ent_new(const void *key, size_t klen, const void *val, size_t vlen,
 }
 
 /*
+ * scache_ent_free - wipe and free: values are TLS sessions, which hold
+ * their master secret.
+ */
+static void
+scache_ent_free(struct scache_ent *e)
+{
+	explicit_bzero(e->data, e->klen + e->vlen);
+	free(e);
+}
+
+/*
  * scache_ent_unref - drop one reference; the last one frees. The
  * release/acquire pair orders a reader's copy-out before the free.
  */
@@ -278,7 +291,7 @@ static void
 scache_ent_unref(struct scache_ent *e)
 {
 	if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-		free(e);
+		scache_ent_free(e);
 }
 
 /* scache_unref_list - release the table's reference on each victim */
@@ -509,7 +522,7 @@ scache_free(struct scache *sc)
 		sh = &sc->shards[i];
 		for (e = sh->head; e != NULL; e = next) {
 			next = e->next;
-			free(e);
+			scache_ent_free(e);
 		}
 		free(sh->buckets);
 		pthread_mutex_destroy(&sh->lock);

@@ -67,6 +67,13 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 	const char *grade, *eecdh;
 
 	st->level = snap_level(cfg);
+	/*
+	 * Implicit TLS is Postfix's wrappermode, which implies enforcement
+	 * (smtpd: enforce_tls = wrappermode || enforce_tls): the mandatory
+	 * protocols, grade and exclusions apply, and req_ccert.
+	 */
+	if (tcp == SNAP_NEED_TLS && st->level == SNAP_LEVEL_MAY)
+		st->level = SNAP_LEVEL_ENCRYPT;
 	st->loglevel = atoi(cfg_str(cfg, "tlsproxy_tls_loglevel"));
 	st->auth_only = cfg_bool(cfg, "smtpd_tls_auth_only");
 	st->tls = NULL;
@@ -94,6 +101,18 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 		    cfg_str(cfg, "tlsproxy_tls_exclude_ciphers"));
 		p.protocols = cfg_str(cfg, "tlsproxy_tls_protocols");
 	}
+	p.ask_ccert = cfg_bool(cfg, "tlsproxy_tls_ask_ccert");
+	/* As Postfix: req_ccert only means something with encrypt. */
+	p.req_ccert = st->level == SNAP_LEVEL_ENCRYPT &&
+	    cfg_bool(cfg, "tlsproxy_tls_req_ccert");
+	/* As Postfix: no anonymous suites when a client certificate is wanted. */
+	if ((p.ask_ccert || p.req_ccert) &&
+	    strlen(excl) + sizeof(" aNULL") > sizeof(excl)) {
+		snprintf(err, errlen, "%s: cipher exclusions too long", what);
+		return (-1);
+	}
+	if (p.ask_ccert || p.req_ccert)
+		strcat(excl, " aNULL");
 	if (tls_cipher_list(grade, cfg_str(cfg, "tls_high_cipherlist"),
 	    cfg_str(cfg, "tls_medium_cipherlist"), cfg_str(cfg, "tls_low_cipherlist"),
 	    cfg_str(cfg, "tls_export_cipherlist"), cfg_str(cfg, "tls_null_cipherlist"),
@@ -115,10 +134,6 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 	p.curves = cfg_str(cfg, "tls_eecdh_auto_curves");
 	p.ffdhe = cfg_str(cfg, "tls_ffdhe_auto_groups");
 	p.dh_param_file = cfg_str(cfg, "tlsproxy_tls_dh1024_param_file");
-	p.ask_ccert = cfg_bool(cfg, "tlsproxy_tls_ask_ccert");
-	/* As Postfix: req_ccert only means something with encrypt. */
-	p.req_ccert = st->level == SNAP_LEVEL_ENCRYPT &&
-	    cfg_bool(cfg, "tlsproxy_tls_req_ccert");
 	p.verifydepth = (int)cfg_int(cfg, "tlsproxy_tls_ccert_verifydepth");
 	p.mdalg = cfg_str(cfg, "tlsproxy_tls_fingerprint_digest");
 	p.legacy_pkey_fprint = cfg_bool(cfg, "tls_legacy_public_key_fingerprints");
@@ -127,7 +142,13 @@ snap_tls_build(const struct cfg *cfg, struct scache *cache, const char *what,
 	p.issue_session_ids = cfg_bool(cfg, "tlsproxy_tls_always_issue_session_ids");
 	p.sni_maps = cfg_str(cfg, "tls_server_sni_maps");
 	p.loglevel = st->loglevel;
-	p.cache = cache;
+	/*
+	 * As Postfix: a server-side session-ID cache only with a cache
+	 * database named (the file itself is not used: the shared
+	 * in-memory cache is); tickets do not need it.
+	 */
+	p.cache = *cfg_str(cfg, "smtpd_tls_session_cache_database") != '\0' ?
+	    cache : NULL;
 	p.cache_timeout = cfg_int(cfg, "tlsproxy_tls_session_cache_timeout");
 	/* Postfix: an empty tls_session_ticket_cipher turns tickets off. */
 	p.tickets = *cfg_str(cfg, "tls_session_ticket_cipher") != '\0';
@@ -170,9 +191,10 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 {
 	struct snap *s;
 	const struct cfg_listener *l;
+	const struct snap_tls *from;
 	char	 what[300];
 	size_t	 i;
-	int	 any_tcp = SNAP_NEED_NONE, need;
+	int	 need_global = SNAP_NEED_NONE, need_wrap = 0;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -204,29 +226,47 @@ snap_build(struct cfg *cfg, struct scache *cache, char *err, size_t errlen)
 		goto fail;
 	}
 	/*
-	 * The global context serves every listener without settings of its
-	 * own; it needs certificates only if such a TCP listener exists.
+	 * The global context serves every handoff and STARTTLS listener
+	 * without settings of its own; it needs certificates only if such
+	 * a STARTTLS listener exists. Implicit-TLS listeners without
+	 * settings of their own share the wrappermode context: the global
+	 * one when that is at encrypt already, else one built with the
+	 * mandatory settings.
 	 */
 	for (i = 0; i < s->nlst; i++) {
-		l = cfg_listener_get(cfg, i);
-		need = snap_need(l);
-		if (cfg_listener_noverrides(cfg, i) == 0 &&
-		    (any_tcp == SNAP_NEED_NONE || need == SNAP_NEED_TLS))
-			any_tcp = need;
+		if (cfg_listener_noverrides(cfg, i) != 0)
+			continue;
+		switch (snap_need(cfg_listener_get(cfg, i))) {
+		case SNAP_NEED_TLS:
+			need_wrap = 1;
+			break;
+		case SNAP_NEED_LEVEL:
+			need_global = SNAP_NEED_LEVEL;
+			break;
+		}
 	}
-	if (snap_tls_build(cfg, cache, cfg_path(cfg), any_tcp, &s->global, err,
-	    errlen) < 0)
+	if (snap_tls_build(cfg, cache, cfg_path(cfg), need_global, &s->global,
+	    err, errlen) < 0)
 		goto fail;
+	if (need_wrap) {
+		if (s->global.level == SNAP_LEVEL_ENCRYPT && s->global.tls != NULL) {
+			s->wrap = s->global;
+			s->wrap.owns_tls = 0;
+		} else if (snap_tls_build(cfg, cache, cfg_path(cfg), SNAP_NEED_TLS,
+		    &s->wrap, err, errlen) < 0)
+			goto fail;
+	}
 	for (i = 0; i < s->nlst; i++) {
 		l = cfg_listener_get(cfg, i);
 		lst_key_of(l, s->lst[i].key, sizeof(s->lst[i].key));
 		s->lst[i].lcfg = l;
 		if (cfg_listener_noverrides(cfg, i) == 0) {
-			s->lst[i].level = s->global.level;
-			s->lst[i].tls = s->global.tls;
-			s->lst[i].off_reason = s->global.off_reason;
-			s->lst[i].loglevel = s->global.loglevel;
-			s->lst[i].auth_only = s->global.auth_only;
+			from = snap_need(l) == SNAP_NEED_TLS ? &s->wrap : &s->global;
+			s->lst[i].level = from->level;
+			s->lst[i].tls = from->tls;
+			s->lst[i].off_reason = from->off_reason;
+			s->lst[i].loglevel = from->loglevel;
+			s->lst[i].auth_only = from->auth_only;
 			continue;
 		}
 		snprintf(what, sizeof(what), "%s:%d: listener %s", cfg_path(cfg),
@@ -273,6 +313,7 @@ snap_unref(struct snap *s)
 	for (i = 0; i < s->nlst && s->lst != NULL; i++)
 		snap_tls_free(&s->lst[i]);
 	free(s->lst);
+	snap_tls_free(&s->wrap);
 	snap_tls_free(&s->global);
 	netlist_free(&s->exempt);
 	cfg_free(s->cfg);

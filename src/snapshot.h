@@ -16,8 +16,13 @@
  *	server security level as Postfix does (tlsproxy_tls_security_level,
  *	else tlsproxy_enforce_tls -> encrypt, tlsproxy_use_tls -> may,
  *	else none), picks the opportunistic or mandatory cipher grade,
- *	exclusions and protocols for it, and loads certificates. Listeners
- *	without settings of their own share the global TLS context.
+ *	exclusions and protocols for it, and loads certificates. An
+ *	implicit-TLS listener is Postfix's wrappermode, which implies
+ *	enforcement: level may becomes encrypt there (mandatory protocols,
+ *	grade and exclusions; req_ccert applies). Handoff and STARTTLS
+ *	listeners without settings of their own share the global TLS
+ *	context; implicit-TLS ones share one wrappermode context (the
+ *	global one when that is at encrypt).
  *
  *	The server role of a listener is off (tls == NULL, off_reason
  *	set) at level none or without any certificate; handoff requests
@@ -58,6 +63,7 @@ struct snap {
 	atomic_int	 refs;
 	struct cfg	*cfg;		/* owned */
 	struct snap_tls	 global;
+	struct snap_tls	 wrap;		/* implicit TLS without own settings */
 	struct snap_tls	*lst;		/* owned array, one per listener */
 	size_t		 nlst;
 	int		 watchdog_ms;	/* tlsproxy_watchdog_timeout */

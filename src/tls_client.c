@@ -548,8 +548,12 @@ tlsc_hash_str(EVP_MD_CTX *md, const char *s)
 	EVP_DigestUpdate(md, s, len);
 }
 
-/* tlsc_session_key - what a cached session must have been made under */
-static void
+/*
+ * tlsc_session_key - what a cached session must have been made under;
+ * -1 when the digest fails (never an all-zero key that unrelated
+ * policies would share).
+ */
+static int
 tlsc_session_key(const struct tlsc_ctx *t, const struct tlsc_start_props *p,
     const struct tlsc_conn *cn, const char *sni, unsigned char *out)
 {
@@ -557,11 +561,15 @@ tlsc_session_key(const struct tlsc_ctx *t, const struct tlsc_start_props *p,
 	unsigned int len = 0;
 	char	 num[64];
 	size_t	 i;
+	int	 ok;
 
 	memset(out, 0, TLSC_KEY_LEN);
 	if ((md = EVP_MD_CTX_new()) == NULL)
-		return;
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+		return (-1);
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return (-1);
+	}
 	tlsc_hash_str(md, t->key);
 	tlsc_hash_str(md, t->cache_type);
 	tlsc_hash_str(md, p->serverid);
@@ -583,8 +591,9 @@ tlsc_session_key(const struct tlsc_ctx *t, const struct tlsc_start_props *p,
 		tlsc_hash_str(md, num);
 		EVP_DigestUpdate(md, p->tlsa[i].data, p->tlsa[i].len);
 	}
-	EVP_DigestFinal_ex(md, out, &len);
+	ok = EVP_DigestFinal_ex(md, out, &len) == 1 && len == TLSC_KEY_LEN;
 	EVP_MD_CTX_free(md);
+	return (ok ? 0 : -1);
 }
 
 /* tlsc_add_names - host name checks from the match list; count added */
@@ -807,7 +816,11 @@ tlsc_ssl_new(struct tlsc_ctx *t, const struct tlsc_start_props *p, char *err,
 			log_info("%s: SNI hostname: %s", cn->namaddr, sni);
 	}
 
-	tlsc_session_key(t, p, cn, sni, cn->key);
+	if (tlsc_session_key(t, p, cn, sni, cn->key) < 0) {
+		snprintf(err, errlen, "cannot compute the session cache key: %s",
+		    tls_errstr(ebuf, sizeof(ebuf)));
+		goto fail;
+	}
 	if (p->cache && tlsc_scache != NULL &&
 	    scache_get(tlsc_scache, cn->key, sizeof(cn->key), &val, &vlen,
 	    sys_now_ms()) == 1) {

@@ -100,7 +100,7 @@ tlss_cache_new_cb(SSL *ssl, SSL_SESSION *sess)
 	now = sys_now_ms();
 	(void)scache_put(t->cache, key, tlss_cache_key(ctx, ctxlen, id, idlen, key),
 	    der, (size_t)len, now + t->cache_timeout * 1000, now);
-	OPENSSL_free(der);
+	OPENSSL_clear_free(der, (size_t)len);	/* the master secret is in it */
 	return (0);			/* we keep no reference to sess */
 }
 
@@ -684,6 +684,14 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 		return (NULL);
 	}
 	SSL_CTX_set_ex_data(ctx, tlss_ctx_idx, t);
+	/*
+	 * As Postfix: the grades, protocols and exclusions are the policy,
+	 * not the system's OpenSSL security level (Debian: 2, which would
+	 * hide TLS 1.0/1.1 and the anonymous suites from opportunistic
+	 * clients); level 1 when a client certificate is required. Set
+	 * before the cipher list, so that an explicit @SECLEVEL there wins.
+	 */
+	SSL_CTX_set_security_level(ctx, p->req_ccert ? 1 : 0);
 	SSL_CTX_set_min_proto_version(ctx, prot.min_version);
 	SSL_CTX_set_max_proto_version(ctx, prot.max_version);
 	/*
@@ -717,20 +725,29 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 		/* Our shared cache only: OpenSSL's is per SSL_CTX and unbounded in time. */
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
 		    SSL_SESS_CACHE_NO_INTERNAL);
-		SSL_CTX_set_timeout(ctx, p->cache_timeout);
 		SSL_CTX_sess_set_new_cb(ctx, tlss_cache_new_cb);
 		SSL_CTX_sess_set_get_cb(ctx, tlss_cache_get_cb);
 		SSL_CTX_sess_set_remove_cb(ctx, tlss_cache_remove_cb);
 	} else {
 		/*
-		 * No caching. As Postfix, still hand out session ids unless
-		 * always_issue_session_ids is off; without them a TLS 1.2
-		 * ServerHello carries an empty session id.
+		 * No session-ID cache (smtpd_tls_session_cache_database
+		 * empty, or timeout 0). As Postfix, still hand out session
+		 * ids when tickets are on or always_issue_session_ids says
+		 * so; without them a TLS 1.2 ServerHello carries an empty
+		 * session id.
 		 */
-		SSL_CTX_set_session_cache_mode(ctx, p->issue_session_ids ?
+		SSL_CTX_set_session_cache_mode(ctx, p->issue_session_ids ||
+		    (p->cache_timeout > 0 && p->tickets) ?
 		    SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL :
 		    SSL_SESS_CACHE_OFF);
 	}
+	/*
+	 * As Postfix: a session lives twice the cache timeout, as long as
+	 * a ticket key stays valid for decryption, so that a ticket that
+	 * still decrypts is never refused (and renewed) as expired.
+	 */
+	if (p->cache_timeout > 0)
+		SSL_CTX_set_timeout(ctx, 2 * p->cache_timeout);
 	if (p->cache_timeout > 0 && p->tickets) {
 		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tkey_cb);
 		/* As Postfix: one TLS 1.3 ticket per handshake, not two. */

@@ -186,6 +186,76 @@ run_bin "$T/o.out" "$T/o.err" -Z
 [ "$RC" != 0 ] || tp_fail "-Z exited with 0"
 tp_ok "-Z: exit status $RC"
 
+# ---------------------------------------------------------------- -t
+P=$(tp_free_port)
+# tconf FILE KEYFILE EXTRA LISTENERS: a handoff + TCP configuration
+tconf() {
+	local lst="{ handoff = \"$T/t.sock\"; mode = \"0666\"; }, { listen = \"127.0.0.1:$P\"; backend = \"127.0.0.1:9\"; }"
+	[ $# -ge 4 ] && lst=$4
+	cat >"$1" <<EOF
+smtpd_tls_security_level = "may";
+smtpd_tls_cert_file = "$T/rsa.pem";
+smtpd_tls_key_file = "$2";
+tlsproxy_pid_file = "$T/t.pid";
+$3
+tlsproxy_listeners = ( $lst );
+EOF
+}
+tp_check "-t: a good configuration is OK, and nothing is bound"
+tconf "$T/t-ok.conf" "$T/rsa.key" ""
+run_bin "$T/t.out" "$T/t.err" -t -c "$T/t-ok.conf"
+sed 's/^/    | /' "$T/t.out" "$T/t.err"
+[ "$RC" = 0 ] || tp_fail "-t exited with $RC for a good configuration"
+grep -q -x -F "tlsproxy: configuration $T/t-ok.conf is OK" "$T/t.out" || tp_fail "-t did not say OK"
+[ -e "$T/t.sock" ] && tp_fail "-t created the handoff socket"
+tp_port_listening "$P" && tp_fail "-t bound the TCP port"
+[ -e "$T/t.pid" ] && tp_fail "-t wrote a pid file"
+tp_ok "-t: OK, no socket, no pid file"
+
+tp_check "-t refuses what a start would refuse (exit 1, the error on stderr)"
+i=0
+while IFS='|' read -r key extra want; do
+	i=$((i + 1))
+	tconf "$T/t-bad$i.conf" "$key" "$extra"
+	run_bin "$T/tb.out" "$T/tb.err" -t -c "$T/t-bad$i.conf"
+	sed 's/^/    | /' "$T/tb.err"
+	[ "$RC" = 1 ] || tp_fail "-t exited with $RC for: $extra $key"
+	grep -q -F -- "$want" "$T/tb.err" || tp_fail "-t did not say: $want"
+	grep -q -F "is OK" "$T/tb.out" && tp_fail "-t said OK for: $extra"
+done <<EOF
+$T/rsa.key|tlsproxy_tls_protocols = "TLSv9";|unknown TLS protocol "TLSv9"
+$T/rsa.key|tlsproxy_tls_mandatory_protocols = ">=TLSv1.4";|unknown TLS protocol
+$T/rsa.key|tls_medium_cipherlist = "NONSENSE-CIPHER";|invalid cipher list "NONSENSE-CIPHER"
+$T/missing.key||$T/missing.key
+$T/ec.key||$T/ec.key
+$T/rsa.key|tlsproxy_tls_ticket_key_file = "$T/missing.keys";|$T/missing.keys
+EOF
+tconf "$T/t-none.conf" "$T/rsa.key" "" " "
+run_bin "$T/tb.out" "$T/tb.err" -t -c "$T/t-none.conf"
+[ "$RC" = 1 ] && grep -q "no listeners configured" "$T/tb.err" || tp_fail "-t accepted a configuration without listeners"
+tp_ok "-t: bad protocols, cipher list, missing or mismatched key, ticket key file, no listeners: all refused"
+
+tp_check "a second start leaves the running daemon untouched"
+tp_start_daemon "$T/first.log" "$T/t-ok.conf" "unix:$T/t.sock" "tcp:$P"
+D1=$TP_DAEMON_PID
+tconf "$T/t-hoff.conf" "$T/rsa.key" "" "{ handoff = \"$T/t.sock\"; mode = \"0666\"; }"
+for c in t-ok t-hoff; do
+	run_bin "$T/s2.out" "$T/s2.err" -f -c "$T/$c.conf"
+	sed 's/^/    | /' "$T/s2.err"
+	[ "$RC" != 0 ] || tp_fail "a second start ($c) exited 0"
+	grep -q -F "tlsproxy already running (pid $D1)" "$T/s2.err" ||
+		tp_fail "the second start ($c) did not say 'tlsproxy already running (pid $D1)'"
+	tp_alive "$D1" || tp_fail "the first daemon died"
+	[ -S "$T/t.sock" ] || tp_fail "the second start ($c) removed the running daemon's socket"
+	tp_hc "$T/hc-$c.out" --socket "$T/t.sock" --bytes 4096 ||
+		tp_fail "the running daemon's handoff socket does not answer after a second start ($c)"
+	tp_port_listening "$P" || tp_fail "the running daemon's TCP port is gone"
+done
+[ "$(cat "$T/t.pid")" = "$D1" ] || tp_fail "the pid file no longer names the running daemon"
+tp_stop_daemon "$D1" "$T/first.log"
+[ -e "$T/t.pid" ] && tp_fail "the pid file was left behind"
+tp_ok "second starts refused (handoff + TCP, handoff only); the first daemon kept serving"
+
 # ---------------------------------------------------------------- example file
 tp_check "the example configuration loads (-n -c etc/tlsproxy.conf)"
 [ -f "$TOP_SRCDIR/etc/tlsproxy.conf" ] || tp_fail "$TOP_SRCDIR/etc/tlsproxy.conf is missing"

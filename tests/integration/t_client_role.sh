@@ -127,7 +127,7 @@ JUNK = b"\x5a" * 32
 
 
 def q2(level, cafile="", match=(), tlsa=None, domain="", sni="", extra_after=None,
-       drop=(), helo="vm"):
+       drop=(), helo="vm", keyfile=""):
     """The captured encrypt request with the start properties replaced."""
     with open(records + "/client-props-encrypt.bin", "rb") as f:
         pairs, _ = parse(f.read())
@@ -143,6 +143,8 @@ def q2(level, cafile="", match=(), tlsa=None, domain="", sni="", extra_after=Non
             v = sni
         elif n == "helo":
             v = helo
+        elif n in ("key_file", "cert_file"):
+            v = keyfile
         out.append((n, v))
         if extra_after and n == extra_after[0]:
             out.extend(extra_after[1])
@@ -265,6 +267,21 @@ def main():
         ok = r.get("status") == want
         print("%s: %s: status=%s" % ("ok" if ok else "FAIL", mode, r.get("status")))
         sys.exit(0 if ok else 1)
+    if mode == "foreignkey":
+        # A key file our configuration does not name: refused.
+        r = session(q2(2, keyfile="/etc/ssl/private/ssl-cert-snakeoil.key"))
+        ok = r.get("status") == "0"
+        print("%s: foreignkey: status=%s" % ("ok" if ok else "FAIL", r.get("status")))
+        sys.exit(0 if ok else 1)
+    if mode == "noresume":
+        # No smtp_tls_session_cache_database: nothing is saved or reused.
+        a = session(q2(7, CA_FILE, ["sink.tlsproxy.test"], helo="resume.test"))
+        b = session(q2(7, CA_FILE, ["sink.tlsproxy.test"], helo="resume.test"))
+        ok = (a.get("status") == "1" and b.get("status") == "1" and
+              a.get("resumed") is False and b.get("resumed") is False)
+        print("%s: noresume: first %s, same policy %s" % ("ok" if ok else "FAIL",
+              a.get("resumed"), b.get("resumed")))
+        sys.exit(0 if ok else 1)
     for name, req, level, status in CASES:
         r = session(req)
         r3 = r.get("r3", {})
@@ -342,6 +359,8 @@ tlsproxy_listeners = (
 EOF
 }
 write_conf_a "$T/a.conf" encrypt a "$SA"
+# client-side session caching as in Postfix: only with a cache database
+printf 'smtp_tls_session_cache_database = "btree:%s/smtp_scache";\n' "$T" >>"$T/a.conf"
 LOGA=$T/daemon-a.log
 tp_start_daemon "$LOGA" "$T/a.conf" "unix:$SA"
 DA=$TP_DAEMON_PID
@@ -391,6 +410,11 @@ tp_expect_msg "$LOGB" "warning: client settings that differ from this daemon's: 
 n=$(tp_log_count "$LOGB" "request from tlsproxy client with unexpected settings")
 [ "$n" = 1 ] || tp_fail "the settings warning was logged $n times, not once"
 tp_ok "warned once for two requests"
+tp_check "no client session reuse without smtp_tls_session_cache_database; foreign key files refused"
+probe_mode "$SB" noresume "$T/probe-noresume.out"
+probe_mode "$SB" foreignkey "$T/probe-foreignkey.out"
+tp_expect_msg "$LOGB" "request refused: cert_file = \"/etc/ssl/private/ssl-cert-snakeoil.key\" is not a file this daemon's configuration names (tlsproxy_client_cert_file = \"\")"
+tp_ok "not resumed without a cache database; a request naming another key file gets status 0"
 tp_stop_daemon "$DB" "$LOGB"
 
 step "A. client role disabled (tlsproxy_client_security_level = none)"

@@ -87,12 +87,22 @@ n=$(grep -c 'TLS handshake failed for service' "$T/file.log")
 [ "$n" -lt 10 ] || tp_fail "rate limit did not hold back repeated lines ($n handshake failures logged)"
 tp_wait_for 10 tp_log_has "$T/file.log" "similar messages suppressed (tlsproxy_log_rate_limit): TLS handshake failed for service=" ||
 	tp_fail "no 'suppressed' summary line naming the message"
+# syslog's line format, with the short host name (what pflogsumm reads)
+HOST=$(hostname | cut -d. -f1)
+bad=$(grep -v -E "^[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} $HOST postfix/tlsproxy\[$DPID\]: [^ ]" "$T/file.log" | head -3)
+[ -z "$bad" ] || tp_fail "tlsproxy_log_file lines without the syslog format and host name: $bad"
 mv "$T/file.log" "$T/file.log.1"
 ctl reload >/dev/null
 tp_wait_for 10 test -s "$T/file.log" || tp_fail "log file not reopened after reload"
+# A rotation without a reload: the daemon notices within seconds.
+mv "$T/file.log" "$T/file.log.2"
+tp_wait_for 15 tp_log_has "$T/file.log" "reopened tlsproxy_log_file" ||
+	tp_fail "log file not reopened after it was moved away (no reload)"
+echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet >/dev/null 2>&1
+tp_wait_for 10 tp_log_has "$T/file.log" "CONNECT from" || tp_fail "session lines did not go to the new log file"
 ctl stop >/dev/null || tp_fail "-s stop failed"
 tp_unregister_pid "$DPID"
-tp_ok "stats socket, log file (reopened on reload) and rate limit work"
+tp_ok "stats socket, log file (host name in each line; reopened on reload and after a move) and rate limit work"
 
 if [ "$(id -u)" != 0 ]; then
 	tp_say "not root: privilege drop not tested"

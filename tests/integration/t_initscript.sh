@@ -162,6 +162,19 @@ session three
 tp_ok "pid $DPID still serving with CN $NEW_CN"
 cp "$T/good.conf" "$T/tlsproxy.conf"
 
+tp_check "reload that only the daemon can refuse (a port in use): 1, and it says so"
+# -t binds nothing, so this passes the check; the daemon's reload fails.
+sed "s|^  { handoff = \"$SOCK\"; mode = \"0666\"; },|&\n  { listen = \"127.0.0.1:$ECHO_PORT\"; backend = \"127.0.0.1:$ECHO_PORT\"; },|" \
+    "$T/good.conf" >"$T/tlsproxy.conf"
+grep -q "listen = \"127.0.0.1:$ECHO_PORT\"" "$T/tlsproxy.conf" || tp_hard_error "could not write the configuration"
+initd reload 1
+case $INITD_OUT in *"reload failed; it keeps the running configuration"*) ;;
+*) tp_fail "reload does not say that the daemon refused it" ;; esac
+[ "$(daemon_pid)" = "$DPID" ] && tp_alive "$DPID" || tp_fail "the daemon was touched"
+session four
+cp "$T/good.conf" "$T/tlsproxy.conf"
+tp_ok "the daemon's refusal reported (exit 1); pid $DPID still serving"
+
 tp_check "restart: 0, a new daemon"
 initd restart 0
 tp_unregister_pid "$DPID"

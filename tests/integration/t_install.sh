@@ -46,6 +46,7 @@ expect_file "$D$sbindir/tlsproxy"
 expect_file "$D$mandir/man8/tlsproxy.8"
 expect_file "$D$mandir/man5/tlsproxy.conf.5"
 expect_file "$D$datadir/doc/tlsproxy/tlsproxy.conf"
+expect_file "$D$datadir/doc/tlsproxy/logrotate/tlsproxy"
 expect_file "$D$sysconfdir/tlsproxy.conf"
 cmp -s "$TOP_SRCDIR/etc/tlsproxy.conf" "$D$sysconfdir/tlsproxy.conf" ||
 	tp_fail "$sysconfdir/tlsproxy.conf is not the sample"

@@ -19,6 +19,7 @@ P2=$(tp_free_port)	# same certificate, another listener
 P3=$(tp_free_port)	# tickets off: cache only
 P4=$(tp_free_port)	# cache timeout 0: no resumption at all
 P5=$(tp_free_port)	# short timeout: expiry
+P6=$(tp_free_port)	# no session cache database: tickets only
 SOCK=$T/tlsproxy.sock
 
 cat >"$T/tlsproxy.conf" <<EOF
@@ -26,6 +27,7 @@ smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$T/rsa.pem";
 smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_loglevel = "1";
+smtpd_tls_session_cache_database = "btree:$T/smtpd_scache";
 tlsproxy_worker_threads = 8;
 tlsproxy_pid_file = "$T/tlsproxy.pid";
 tlsproxy_listeners = (
@@ -34,7 +36,8 @@ tlsproxy_listeners = (
   { listen = "127.0.0.1:$P2"; backend = "127.0.0.1:$ECHO_PORT"; },
   { listen = "127.0.0.1:$P3"; backend = "127.0.0.1:$ECHO_PORT"; tls_session_ticket_cipher = ""; },
   { listen = "127.0.0.1:$P4"; backend = "127.0.0.1:$ECHO_PORT"; tlsproxy_tls_session_cache_timeout = "0"; },
-  { listen = "127.0.0.1:$P5"; backend = "127.0.0.1:$ECHO_PORT"; tlsproxy_tls_session_cache_timeout = "2s"; tls_session_ticket_cipher = ""; }
+  { listen = "127.0.0.1:$P5"; backend = "127.0.0.1:$ECHO_PORT"; tlsproxy_tls_session_cache_timeout = "2s"; tls_session_ticket_cipher = ""; },
+  { listen = "127.0.0.1:$P6"; backend = "127.0.0.1:$ECHO_PORT"; smtpd_tls_session_cache_database = ""; }
 );
 EOF
 LOG=$T/daemon.log
@@ -91,6 +94,22 @@ b=$(counter handshakes_resumed_ticket)
 resumed "$P1" tls1_3 || tp_fail "TLS 1.3 ticket not reused"
 [ "$(counter handshakes_resumed_ticket)" -gt "$b" ] || tp_fail "handshakes_resumed_ticket did not move (TLS 1.3)"
 tp_ok "TLS 1.3 ticket reused"
+
+tp_check "sessions live twice the cache timeout (3600s), as in Postfix"
+for proto in tls1_2 tls1_3; do
+	rm -f "$T/sess.pem"
+	sclient "$P1" "$T/sess.pem" out "-$proto" >/dev/null
+	openssl sess_id -in "$T/sess.pem" -noout -text >"$T/hint.out" 2>&1
+	grep -q 'lifetime hint: 7200 (seconds)' "$T/hint.out" ||
+		tp_fail "$proto ticket lifetime hint: $(grep 'lifetime hint' "$T/hint.out" | head -1), expected 7200"
+done
+tp_ok "TLS 1.2 and 1.3 ticket lifetime hint 7200 s"
+
+tp_check "smtpd_tls_session_cache_database empty (Postfix's default): tickets only"
+resumed "$P6" tls1_2 -no_ticket && tp_fail "TLS 1.2 session id resumed without a session cache database"
+resumed "$P6" tls1_2 || tp_fail "TLS 1.2 ticket not reused without a session cache database"
+resumed "$P6" tls1_3 || tp_fail "TLS 1.3 ticket not reused without a session cache database"
+tp_ok "no session-ID resumption; TLS 1.2 and 1.3 tickets resume"
 
 tp_check "tickets off (tls_session_ticket_cipher empty): TLS 1.3 resumes statefully from the cache"
 b=$(counter handshakes_resumed_id)
@@ -178,6 +197,25 @@ kill -HUP "$PID"
 tp_wait_for 10 tp_log_has "$LOG" "configuration reloaded" || tp_fail "no reload"
 sclient "$P1" "$T/sess.pem" in -tls1_2 | grep -q '^Reused, ' || tp_fail "ticket not accepted after SIGHUP"
 tp_ok "ticket survives SIGHUP"
+
+tp_check "a reload that fails leaves the ticket keys as they were"
+# A new ticket cipher would replace the key ring; the same reload also
+# asks for a listener on a port that is taken, so it must fail whole.
+rm -f "$T/sess.pem"
+sclient "$P1" "$T/sess.pem" out -tls1_2 >/dev/null
+cp "$T/tlsproxy.conf" "$T/tlsproxy.conf.good"
+sed -e 's/^smtpd_tls_loglevel = "1";/&\ntls_session_ticket_cipher = "aes-128-cbc";/' \
+    -e "s|^  { handoff = \"$SOCK\"; },|&\n  { listen = \"127.0.0.1:$ECHO_PORT\"; backend = \"127.0.0.1:$ECHO_PORT\"; },|" \
+    "$T/tlsproxy.conf.good" >"$T/tlsproxy.conf"
+grep -q 'aes-128-cbc' "$T/tlsproxy.conf" && grep -q "listen = \"127.0.0.1:$ECHO_PORT\"" "$T/tlsproxy.conf" ||
+	tp_hard_error "could not write the failing configuration"
+kill -HUP "$PID"
+tp_wait_for 10 tp_log_has "$LOG" "reload failed; keeping the running configuration" ||
+	tp_fail "the reload with a taken port did not fail"
+sclient "$P1" "$T/sess.pem" in -tls1_2 | grep -q '^Reused, ' ||
+	tp_fail "a ticket issued before the failed reload no longer resumes"
+cp "$T/tlsproxy.conf.good" "$T/tlsproxy.conf"
+tp_ok "failed reload: the earlier ticket still resumes"
 
 tp_stop_daemon "$PID" "$LOG"
 tp_expect_log "$LOG" "statistics: sessions_handoff="

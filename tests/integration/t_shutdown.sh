@@ -39,6 +39,7 @@ smtpd_tls_cert_file = "$T/rsa.pem";
 smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_loglevel = "1";
 tlsproxy_pid_file = "$T/tlsproxy.pid";
+smtpd_tls_session_cache_database = "btree:$T/smtpd_scache";
 tlsproxy_stats_socket = "$T/stats.sock";
 tlsproxy_listeners = (
   { listen = "127.0.0.1:$LE"; backend = "127.0.0.1:$ECHO_PORT"; },

@@ -107,13 +107,18 @@ if openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:2048 \
 fi
 
 tp_say "material ready after ${SECONDS}s"
-SEC0='aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:@SECLEVEL=0'
 
 # ================================================================ listeners
 # One line per listener: "id | settings of its tlsproxy_listeners entry".
 # Ids starting with h_ are handoff sockets, the others TCP frontends to
 # the echo server. "def" has no settings: it uses the global ones
-# (RSA certificate, level may, loglevel 1).
+# (RSA certificate, level may, loglevel 1). An implicit-TLS listener is
+# Postfix's wrappermode, where the mandatory settings apply; the rows
+# about the opportunistic ones (protocols, grades) therefore use SMTP
+# STARTTLS listeners at level may in front of an SMTP sink: the ids in
+# STLS_IDS, and those starting with s_.
+STLS_IDS=" p_ge12 p_le12 p_no13 p_tls1 p_noold p_no12 ec13 c_high c_med c_low c_exp c_null c_null0 mx_may mc_may "
+is_stls() { case " $STLS_IDS " in *" $1 "*) return 0 ;; esac; case $1 in s_*) return 0 ;; esac; return 1; }
 LISTENERS=$(cat <<EOF
 def      |
 both     | tlsproxy_tls_eccert_file = "$T/ec.pem"; tlsproxy_tls_eckey_file = "$T/ec.key";
@@ -121,11 +126,12 @@ ec13     | tlsproxy_tls_cert_file = ""; tlsproxy_tls_key_file = ""; tlsproxy_tls
 p_ge12   | tlsproxy_tls_protocols = ">=TLSv1.2";
 p_le12   | tlsproxy_tls_protocols = "<=TLSv1.2";
 p_no13   | tlsproxy_tls_protocols = "!TLSv1.3";
-p_tls1   | tlsproxy_tls_protocols = ">=TLSv1"; tls_medium_cipherlist = "$SEC0";
-p_noold  | tlsproxy_tls_protocols = "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1"; tls_medium_cipherlist = "$SEC0";
+p_tls1   | tlsproxy_tls_protocols = ">=TLSv1";
+p_noold  | tlsproxy_tls_protocols = "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1";
 p_no12   | tlsproxy_tls_protocols = "!SSLv2, !SSLv3, !TLSv1, !TLSv1.1, !TLSv1.2";
 mp_enc   | tlsproxy_tls_security_level = "encrypt"; tlsproxy_tls_mandatory_protocols = ">=TLSv1.3"; tlsproxy_tls_protocols = "<=TLSv1.2";
 mp_may   | tlsproxy_tls_security_level = "may"; tlsproxy_tls_mandatory_protocols = ">=TLSv1.3"; tlsproxy_tls_protocols = "<=TLSv1.2";
+s_mp_may | tlsproxy_tls_security_level = "may"; tlsproxy_tls_mandatory_protocols = ">=TLSv1.3"; tlsproxy_tls_protocols = "<=TLSv1.2";
 c_high   | tlsproxy_tls_ciphers = "high"; tls_high_cipherlist = "ECDHE-RSA-AES256-GCM-SHA384"; tls_medium_cipherlist = "ECDHE-RSA-AES128-GCM-SHA256";
 c_med    | tlsproxy_tls_ciphers = "medium"; tls_high_cipherlist = "ECDHE-RSA-AES256-GCM-SHA384"; tls_medium_cipherlist = "ECDHE-RSA-AES128-GCM-SHA256";
 c_low    | tlsproxy_tls_ciphers = "low"; tls_low_cipherlist = "ECDHE-RSA-CHACHA20-POLY1305"; tls_medium_cipherlist = "ECDHE-RSA-AES128-GCM-SHA256";
@@ -157,6 +163,7 @@ ch_2cf   | tlsproxy_tls_cert_file = ""; tlsproxy_tls_key_file = ""; tlsproxy_tls
 ask      | tlsproxy_tls_ask_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem";
 req_enc  | tlsproxy_tls_security_level = "encrypt"; tlsproxy_tls_req_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem";
 req_may  | tlsproxy_tls_req_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem";
+s_req_may| tlsproxy_tls_req_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem";
 dep0     | tlsproxy_tls_ask_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem"; tlsproxy_tls_ccert_verifydepth = 0;
 dep0_req | tlsproxy_tls_security_level = "encrypt"; tlsproxy_tls_req_ccert = "yes"; tlsproxy_tls_CAfile = "$T/root.pem"; tlsproxy_tls_ccert_verifydepth = 0;
 capath   | tlsproxy_tls_ask_ccert = "yes"; tlsproxy_tls_CApath = "$T/capath";
@@ -196,6 +203,9 @@ done <<<"$LISTENERS"
 tp_start_echo --listen tcp:127.0.0.1:0
 ECHO_PORT=$(awk '$1 == "tcp" { print $3 }' "$T/echo.ready")
 [ -n "$ECHO_PORT" ] || tp_hard_error "echo server port unknown"
+SINK_PORT=$(tp_free_port)
+tp_spawn "$T/sink.out" python3 "$TP_DIR/smtp_sink.py" "$SINK_PORT" "$T/sink.log"
+tp_wait_for 10 tp_port_listening "$SINK_PORT" || tp_hard_error "the SMTP sink does not listen"
 
 read -r -a PORTS <<<"$("$PY3" "$PROBE" free-ports "${#LIDS[@]}")"
 [ "${#PORTS[@]}" = "${#LIDS[@]}" ] || tp_hard_error "could not get ${#LIDS[@]} free ports"
@@ -216,6 +226,7 @@ smtpd_tls_security_level = "may";
 smtpd_tls_cert_file = "$T/rsa.pem";
 smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_loglevel = "1";
+smtpd_tls_session_cache_database = "btree:$T/smtpd_scache";
 tlsproxy_worker_threads = 16;
 tlsproxy_queue_limit = 64;
 tlsproxy_pid_file = "$T/tlsproxy.pid";
@@ -232,8 +243,13 @@ EOF
 			printf '%s { handoff = "%s"; mode = "0666"; %s }\n' "$sep" "${LPORT[$id]}" "${LCONF[$id]}"
 			;;
 		*)
-			printf '%s { listen = "127.0.0.1:%s"; backend = "127.0.0.1:%s"; handshake_timeout = "10s"; %s }\n' \
-			    "$sep" "${LPORT[$id]}" "$ECHO_PORT" "${LCONF[$id]}"
+			if is_stls "$id"; then
+				printf '%s { listen = "127.0.0.1:%s"; backend = "127.0.0.1:%s"; starttls = "smtp"; handshake_timeout = "10s"; %s }\n' \
+				    "$sep" "${LPORT[$id]}" "$SINK_PORT" "${LCONF[$id]}"
+			else
+				printf '%s { listen = "127.0.0.1:%s"; backend = "127.0.0.1:%s"; handshake_timeout = "10s"; %s }\n' \
+				    "$sep" "${LPORT[$id]}" "$ECHO_PORT" "${LCONF[$id]}"
+			fi
 			;;
 		esac
 		sep=","
@@ -285,15 +301,17 @@ sc() {
 	shift
 	SCN=$((SCN + 1))
 	SC=$T/out/row$ROW-sc$SCN.out
+	local stls=()
+	is_stls "$lid" && stls=(-starttls smtp)
 	timeout -k 2 "$(tp_secs 15)" openssl s_client -connect "127.0.0.1:${LPORT[$lid]}" \
-	    -nocommands "$@" </dev/null >"$SC" 2>&1
+	    -nocommands "${stls[@]}" "$@" </dev/null >"$SC" 2>&1
 	SC_RC=$?
 	SC_PROTO=$(sed -n 's/^New, \([^,]*\), Cipher is .*$/\1/p' "$SC" | head -1)
 	SC_CIPHER=$(sed -n 's/^New, [^,]*, Cipher is \(.*\)$/\1/p' "$SC" | head -1)
 	SC_CN=$(sed -n 's/^subject=.*CN *= *\([^,/]*\).*$/\1/p' "$SC" | head -1)
 	SC_KEY=$(sed -n 's/^Server Temp Key: //p' "$SC" | head -1)
 	SC_SID=$(sed -n 's/^ *Session-ID: *//p' "$SC" | head -1)
-	note "s_client [$lid] $*: rc=$SC_RC ${SC_PROTO:-?} ${SC_CIPHER:-?}${SC_CN:+ CN=$SC_CN}${SC_KEY:+ (temp key $SC_KEY)}"
+	note "s_client [$lid]${stls:+ (STARTTLS)} $*: rc=$SC_RC ${SC_PROTO:-?} ${SC_CIPHER:-?}${SC_CN:+ CN=$SC_CN}${SC_KEY:+ (temp key $SC_KEY)}"
 }
 
 # sc_ok PROTO [CIPHER]: the last handshake worked with that protocol.
@@ -533,7 +551,7 @@ R tlsproxy_tls_protocols @p_le12 's_client -tls1_3 ; default ; -tls1_2' \
 R tlsproxy_tls_protocols @p_no13 's_client -tls1_3 ; default' 'fails ; TLSv1.2' \
     'sc p_no13 -tls1_3 && sc_fail && sc p_no13 && sc_ok TLSv1.2'
 R 'tlsproxy_tls_protocols (control)' @p_tls1 's_client -tls1 -cipher DEFAULT:@SECLEVEL=0' \
-    'TLSv1.0 works when allowed (security level 0 cipher list)' \
+    'TLSv1.0 works when allowed (the server is at OpenSSL security level 0, as Postfix)' \
     'sc p_tls1 -tls1 -cipher DEFAULT:@SECLEVEL=0 && sc_ok TLSv1.0'
 R tlsproxy_tls_protocols @p_noold 's_client -tls1 / -tls1_1 (@SECLEVEL=0) ; -tls1_2 ; -tls1_3' \
     'fails ; fails ; TLSv1.2 ; TLSv1.3' \
@@ -545,9 +563,12 @@ R tlsproxy_tls_protocols @p_no12 's_client -tls1_2 ; -tls1_3' 'fails ; TLSv1.3' 
 R tlsproxy_tls_mandatory_protocols @mp_enc 's_client -tls1_2 ; -tls1_3' \
     'fails (mandatory >=TLSv1.3 applies with encrypt) ; TLSv1.3 (tls_protocols <=TLSv1.2 does not)' \
     'sc mp_enc -tls1_2 && sc_fail && sc mp_enc -tls1_3 && sc_ok TLSv1.3'
-R tlsproxy_tls_mandatory_protocols @mp_may 's_client -tls1_3 ; -tls1_2' \
+R tlsproxy_tls_mandatory_protocols @s_mp_may 'STARTTLS: s_client -tls1_3 ; -tls1_2' \
     'fails (tls_protocols <=TLSv1.2 applies with may) ; TLSv1.2 (mandatory does not)' \
-    'sc mp_may -tls1_3 && sc_fail && sc mp_may -tls1_2 && sc_ok TLSv1.2'
+    'sc s_mp_may -tls1_3 && sc_fail && sc s_mp_may -tls1_2 && sc_ok TLSv1.2'
+R 'implicit TLS is wrappermode: mandatory protocols at may' @mp_may 's_client -tls1_2 ; -tls1_3' \
+    'fails (mandatory >=TLSv1.3 applies, as in Postfix wrappermode) ; TLSv1.3' \
+    'sc mp_may -tls1_2 && sc_fail && sc mp_may -tls1_3 && sc_ok TLSv1.3'
 
 # ---------------------------------------------------------------- ciphers
 R 'tlsproxy_tls_ciphers + tls_high_cipherlist' @c_high \
@@ -576,6 +597,15 @@ R 'tlsproxy_tls_ciphers = null' @c_null 's_client -tls1_2 (AES suites) ; -tls1_3
 R 'tlsproxy_tls_ciphers = null + tls_null_cipherlist' @c_null0 \
     's_client -tls1_2 -cipher NULL-SHA256:@SECLEVEL=0' 'NULL-SHA256' \
     'sc c_null0 -tls1_2 -cipher NULL-SHA256:@SECLEVEL=0 && sc_ok TLSv1.2 NULL-SHA256'
+R 'OpenSSL security level 0, as Postfix: anonymous suites offered' @def \
+    's_client -tls1_2 -cipher aNULL:@SECLEVEL=0 ; -tls1 -cipher DEFAULT:@SECLEVEL=0' \
+    'an ADH/AECDH suite, no certificate ; TLSv1.0 (default protocols >=TLSv1)' \
+    'sc def -tls1_2 -cipher "aNULL:@SECLEVEL=0" && sc_ok TLSv1.2 &&
+     { echo "$SC_CIPHER" | grep -q -E "^(ADH|AECDH)-" || bad "cipher $SC_CIPHER is not anonymous"; } &&
+     sc def -tls1 -cipher "DEFAULT:@SECLEVEL=0" && sc_ok TLSv1.0'
+R 'no anonymous suites when a client certificate is asked for' @ask \
+    's_client -tls1_2 -cipher aNULL:@SECLEVEL=0' 'fails (aNULL excluded, as in Postfix)' \
+    'sc ask -tls1_2 -cipher "aNULL:@SECLEVEL=0" && sc_fail'
 R 'tlsproxy_tls_ciphers = medium (default)' @def \
     's_client -tls1_2 -cipher NULL-SHA256:@SECLEVEL=0 ; -tls1_2' 'fails ; ECDHE-RSA-AES256-GCM-SHA384' \
     'sc def -tls1_2 -cipher NULL-SHA256:@SECLEVEL=0 && sc_fail &&
@@ -740,8 +770,13 @@ R tlsproxy_tls_req_ccert @req_enc 'probe with a self-signed certificate' 'fails,
      lg_not "TLS connection established from $EP:"'
 R tlsproxy_tls_req_ccert @req_enc 'probe with a certificate issued by the CA' 'Trusted, data relayed' \
     'py req_enc --cert "$T/cli1.pem" --key "$T/cli1.key" && py_ok && lg "Trusted TLS connection established from $EP:"'
-R tlsproxy_tls_req_ccert @req_may 'probe without a certificate' 'Anonymous, data relayed (no effect with may)' \
-    'py req_may && py_ok && lg "Anonymous TLS connection established from $EP:"'
+R 'implicit TLS is wrappermode: req_ccert applies at may' @req_may 'probe --tls-max TLSv1.2 without a certificate' \
+    'the handshake fails, "TLS handshake failed" logged (as in Postfix wrappermode)' \
+    'py req_may --tls-max TLSv1.2 && py_fail && { grep -q "^handshake=failed" "$PY" || bad "the TLS 1.2 handshake did not fail"; } &&
+     lg "TLS handshake failed for service=127.0.0.1:${LPORT[req_may]} peer=$EP"'
+R tlsproxy_tls_req_ccert @s_req_may 'STARTTLS: s_client -tls1_2 without a certificate' \
+    'TLSv1.2 (no effect with may)' \
+    'sc s_req_may -tls1_2 && sc_ok TLSv1.2'
 R tlsproxy_tls_ccert_verifydepth @dep0 'probe with a certificate from the intermediate (+ chain)' \
     'Untrusted (depth 0)' \
     'py dep0 --cert "$T/cli2-chain.pem" --key "$T/cli2.key" && py_ok &&

@@ -48,6 +48,7 @@ smtpd_tls_key_file = "$T/rsa.key";
 smtpd_tls_eccert_file = "$T/ec.pem";
 smtpd_tls_eckey_file = "$T/ec.key";
 smtpd_tls_loglevel = "1";
+smtpd_tls_session_cache_database = "btree:$T/smtpd_scache";
 tlsproxy_worker_threads = 4;
 tlsproxy_queue_limit = 16;
 tlsproxy_log_rate_limit = 0;
