@@ -208,7 +208,7 @@ struct cfg_buf {
 #define CFG_V_RANGE	(-2)	/* a number, but out of bounds */
 
 /* Listener defaults and bounds. */
-#define CFG_LST_MODE		0666
+#define CFG_LST_MODE		0600	/* closed by default: give owner/group/mode */
 #define CFG_LST_HANDSHAKE	60
 #define CFG_LST_IDLE		300
 #define CFG_LST_CONNECT		10

@@ -485,6 +485,40 @@ handoff_warn_diff(const char *who, const char *diff, const char *hint)
 }
 
 /*
+ * The file names of a client-role request (group B) and our parameters
+ * for them; the first HANDOFF_KEY_FILES hold keys and certificates.
+ */
+static const struct {
+	const char	*name;		/* in the request */
+	const char	*param;		/* ours */
+} handoff_client_files[] = {
+	{ "chain_files", "tlsproxy_client_chain_files" },
+	{ "cert_file", "tlsproxy_client_cert_file" },
+	{ "key_file", "tlsproxy_client_key_file" },
+	{ "dcert_file", "tlsproxy_client_dcert_file" },
+	{ "dkey_file", "tlsproxy_client_dkey_file" },
+	{ "eccert_file", "tlsproxy_client_eccert_file" },
+	{ "eckey_file", "tlsproxy_client_eckey_file" },
+	{ "CAfile", "tlsproxy_client_CAfile" },
+	{ "CApath", "tlsproxy_client_CApath" },
+};
+#define HANDOFF_CLIENT_FILES \
+	(sizeof(handoff_client_files) / sizeof(handoff_client_files[0]))
+#define HANDOFF_KEY_FILES	7
+
+/* handoff_client_file - the request's value of handoff_client_files[i] */
+static const char *
+handoff_client_file(const struct tprops_client *cp, size_t i)
+{
+	const char *theirs[HANDOFF_CLIENT_FILES] = {
+		cp->chain_files, cp->cert_file, cp->key_file, cp->dcert_file,
+		cp->dkey_file, cp->eccert_file, cp->eckey_file, cp->CAfile, cp->CApath,
+	};
+
+	return (theirs[i]);
+}
+
+/*
  * handoff_check_params - warn (once per distinct difference) about
  * group A parameters, and about group B files that are not the ones
  * our tlsproxy_client_* settings name (CA files are used all the same;
@@ -493,24 +527,6 @@ handoff_warn_diff(const char *who, const char *diff, const char *hint)
 static void
 handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 {
-	static const struct {
-		const char	*name;		/* in the request */
-		const char	*param;		/* ours */
-	} files[] = {
-		{ "chain_files", "tlsproxy_client_chain_files" },
-		{ "cert_file", "tlsproxy_client_cert_file" },
-		{ "key_file", "tlsproxy_client_key_file" },
-		{ "dcert_file", "tlsproxy_client_dcert_file" },
-		{ "dkey_file", "tlsproxy_client_dkey_file" },
-		{ "eccert_file", "tlsproxy_client_eccert_file" },
-		{ "eckey_file", "tlsproxy_client_eckey_file" },
-		{ "CAfile", "tlsproxy_client_CAfile" },
-		{ "CApath", "tlsproxy_client_CApath" },
-	};
-	const char *theirs[] = {
-		cp->chain_files, cp->cert_file, cp->key_file, cp->dcert_file,
-		cp->dkey_file, cp->eccert_file, cp->eckey_file, cp->CAfile, cp->CApath,
-	};
 	char	 diff[2048];
 	size_t	 i, n = 0;
 
@@ -520,10 +536,11 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 		    cp->params[i].name, cp->params[i].value,
 		    handoff_our_name(cp->params[i].name),
 		    handoff_our_param(cfg, cp->params[i].name));
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+	for (i = 0; i < HANDOFF_CLIENT_FILES; i++)
 		n = handoff_diff(cfg, diff, sizeof(diff), n,
-		    files[i].name, theirs[i], files[i].param,
-		    cfg_str(cfg, files[i].param));
+		    handoff_client_files[i].name, handoff_client_file(cp, i),
+		    handoff_client_files[i].param,
+		    cfg_str(cfg, handoff_client_files[i].param));
 	handoff_warn_diff("client", diff, "this daemon uses its own tls_* "
 	    "parameters and the request's CA files; to avoid this "
 	    "warning, give it the same tls_* and tlsproxy_client_* settings as "
@@ -587,35 +604,22 @@ handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
 static int
 handoff_client_keys_ok(const struct cfg *cfg, const struct tprops_client *cp)
 {
-	static const struct {
-		const char	*name;		/* in the request */
-		const char	*param;		/* ours */
-	} keys[] = {
-		{ "chain_files", "tlsproxy_client_chain_files" },
-		{ "cert_file", "tlsproxy_client_cert_file" },
-		{ "key_file", "tlsproxy_client_key_file" },
-		{ "dcert_file", "tlsproxy_client_dcert_file" },
-		{ "dkey_file", "tlsproxy_client_dkey_file" },
-		{ "eccert_file", "tlsproxy_client_eccert_file" },
-		{ "eckey_file", "tlsproxy_client_eckey_file" },
-	};
-	const char *theirs[] = {
-		cp->chain_files, cp->cert_file, cp->key_file, cp->dcert_file,
-		cp->dkey_file, cp->eccert_file, cp->eckey_file,
-	};
+	const char *ours;
 	char	 a[1024], b[1024], pa[160], pb[160];
 	size_t	 i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		handoff_norm(a, sizeof(a), theirs[i]);
-		handoff_norm(b, sizeof(b), cfg_str(cfg, keys[i].param));
+	for (i = 0; i < HANDOFF_KEY_FILES; i++) {
+		ours = cfg_str(cfg, handoff_client_files[i].param);
+		handoff_norm(a, sizeof(a), handoff_client_file(cp, i));
+		handoff_norm(b, sizeof(b), ours);
 		if (a[0] == '\0' || strcmp(a, b) == 0)
 			continue;
-		sys_printable(pa, sizeof(pa), theirs[i]);
-		sys_printable(pb, sizeof(pb), cfg_str(cfg, keys[i].param));
+		sys_printable(pa, sizeof(pa), handoff_client_file(cp, i));
+		sys_printable(pb, sizeof(pb), ours);
 		log_warnx("%s: request refused: %s = \"%s\" is not a file this "
 		    "daemon's configuration names (%s = \"%s\")", cp->namaddr,
-		    keys[i].name, pa, keys[i].param, pb);
+		    handoff_client_files[i].name, pa,
+		    handoff_client_files[i].param, pb);
 		return (0);
 	}
 	return (1);

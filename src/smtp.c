@@ -208,15 +208,17 @@ smtp_ehlo_edit(const char *in, size_t inlen, int how, char *out, size_t outlen,
     int *changed)
 {
 	static const char add[] = "250 STARTTLS\r\n";
-	const char *p, *lf, *line[SMTP_REPLY_LINES];
-	size_t	 len[SMTP_REPLY_LINES], n = 0, i, o = 0, lastkeep = 0;
-	int	 drop[SMTP_REPLY_LINES], ndrop = 0, found = 0, code, last, cls;
+	/* One line more than a reply may have: an edited one (the added
+	   STARTTLS line) can be edited again. */
+	const char *p, *lf, *line[SMTP_REPLY_LINES + 1];
+	size_t	 len[SMTP_REPLY_LINES + 1], n = 0, i, o = 0, lastkeep = 0;
+	int	 drop[SMTP_REPLY_LINES + 1], ndrop = 0, found = 0, code, last, cls;
 	int	 adding;
 
 	*changed = 0;
 	for (p = in; p < in + inlen; p = lf + 1) {
 		if ((lf = memchr(p, '\n', (size_t)(in + inlen - p))) == NULL ||
-		    n == SMTP_REPLY_LINES)
+		    n == SMTP_REPLY_LINES + 1)
 			return (-1);	/* not as smtp_reply_add() takes it */
 		line[n] = p;
 		len[n] = (size_t)(lf - p) + 1;

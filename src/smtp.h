@@ -114,9 +114,9 @@ const char	*smtp_verb_name(enum smtp_verb);
 
 /*
  * Copy reply in[0..inlen) (complete lines, as smtp_reply_add() took
- * them) to out with the edits in mask how. Returns the length of
- * out, or -1 when out is too small. *changed: an edit changed
- * something.
+ * them, or one of its own results: one line more) to out with the
+ * edits in mask how. Returns the length of out, or -1 when out is too
+ * small. *changed: an edit changed something.
  */
 ssize_t	 smtp_ehlo_edit(const char *in, size_t inlen, int how,
 	    char *out, size_t outlen, int *changed);

@@ -43,6 +43,8 @@ EOF
 LOG=$T/daemon.log
 tp_start_daemon "$LOG" "$T/tlsproxy.conf" "unix:$SOCK" "tcp:$P1" "tcp:$P5"
 PID=$TP_DAEMON_PID
+[ "$(stat -c %a "$SOCK")" = 600 ] ||
+	tp_fail "a handoff socket without mode has mode $(stat -c %a "$SOCK"), not 600 (closed by default)"
 
 # counter NAME: the counter from a fresh SIGUSR1 statistics line.
 counter() {

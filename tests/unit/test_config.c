@@ -886,7 +886,7 @@ test_listeners_good(void)
 	l = cfg_listener_get(c, 0);
 	CU_ASSERT_EQUAL(l->kind, CFG_LST_HANDOFF);
 	EXPECT_STR(l->handoff, "/var/run/a.sock");
-	CU_ASSERT_EQUAL(l->mode, 0666);
+	CU_ASSERT_EQUAL(l->mode, 0600);	/* closed by default */
 	CU_ASSERT_PTR_NULL(l->owner);
 	CU_ASSERT_PTR_NULL(l->group);
 	CU_ASSERT_PTR_NULL(l->listen);
@@ -928,7 +928,7 @@ test_listeners_good(void)
 
 	EXPECT_VALUE("tlsproxy_listeners = ( { handoff = \"/s\"; owner = "
 	    "\"a\\\"b\"; }, { listen = \"*:1\"; backend = \"h:2\"; } );\n",
-	    "tlsproxy_listeners", "( { handoff = \"/s\"; mode = \"0666\"; "
+	    "tlsproxy_listeners", "( { handoff = \"/s\"; mode = \"0600\"; "
 	    "owner = \"a\\\"b\"; }, { listen = \"*:1\"; backend = \"h:2\"; "
 	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "
 	    "connect_timeout = \"10s\"; } )");
@@ -1427,7 +1427,7 @@ test_listener_print(void)
 	    "tlsproxy_tls_protocols = >=TLSv1.1\n"
 	    "config_directory = /etc/tp\n"
 	    "tlsproxy_listeners = (\n"
-	    "    { handoff = \"/run/t.sock\"; mode = \"0666\"; "
+	    "    { handoff = \"/run/t.sock\"; mode = \"0600\"; "
 	    "tls_preempt_cipherlist = \"yes\"; },\n"
 	    "    { listen = \"*:465\"; backend = \"127.0.0.1:25\"; "
 	    "handshake_timeout = \"60s\"; idle_timeout = \"300s\"; "

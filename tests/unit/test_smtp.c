@@ -350,6 +350,30 @@ test_ehlo_out_bounds(void)
 	}
 }
 
+/* A reply of the most lines gets one more; the result edits unchanged. */
+static void
+test_ehlo_full_reply(void)
+{
+	char	 in[SMTP_REPLY_LINES * 16], out[SMTP_EHLO_OUT_MAX],
+		 again[SMTP_EHLO_OUT_MAX];
+	size_t	 len = 0, i;
+	ssize_t	 n, m;
+	int	 changed, changed2;
+
+	for (i = 0; i < SMTP_REPLY_LINES; i++)
+		len += (size_t)snprintf(in + len, sizeof(in) - len, "250%cX%zu\r\n",
+		    i + 1 < SMTP_REPLY_LINES ? '-' : ' ', i);
+	n = smtp_ehlo_edit(in, len, SMTP_EHLO_ADD_STARTTLS, out, sizeof(out),
+	    &changed);
+	CU_ASSERT_EQUAL_FATAL(n, (ssize_t)(len + strlen("250 STARTTLS\r\n")));
+	CU_ASSERT_EQUAL(changed, 1);
+	m = smtp_ehlo_edit(out, (size_t)n, SMTP_EHLO_ADD_STARTTLS, again,
+	    sizeof(again), &changed2);
+	CU_ASSERT_EQUAL(m, n);
+	CU_ASSERT_EQUAL(changed2, 0);
+	CU_ASSERT(m == n && memcmp(again, out, (size_t)n) == 0);
+}
+
 static void
 test_xclient(void)
 {
@@ -398,6 +422,7 @@ static const struct unit_test tests[] = {
 	{ "EHLO edit: remove STARTTLS", test_ehlo_del },
 	{ "EHLO edit: XCLIENT, XFORWARD, AUTH", test_ehlo_del_more },
 	{ "EHLO edit: output bounds", test_ehlo_out_bounds },
+	{ "EHLO edit: a reply of the most lines, edited twice", test_ehlo_full_reply },
 	{ "XCLIENT command", test_xclient },
 	{ NULL, NULL },
 };
