@@ -88,7 +88,7 @@ while True:
 === tlsproxy running in the foreground (Ctrl-C stops it)
     handoff socket (Postfix protocol): $STATE/tlsproxy.sock
     TLS frontend: 127.0.0.1:8465 -> echo backend 127.0.0.1:8025
-    try it:  echo hello | openssl s_client -connect 127.0.0.1:8465 -quiet
+    try it:  (echo hello; sleep 1) | openssl s_client -connect 127.0.0.1:8465 -brief
 MSG
     build/src/tlsproxy -f -c "$STATE/tlsproxy.conf"
     ;;
