@@ -166,10 +166,7 @@ frontend_connect(struct sess *s)
 		frontend_connected(s, strerror(errno));
 		return;
 	}
-	s->pk.fd[0] = fd;
-	s->pk.events[0] = POLLOUT;
-	s->pk.fd[1] = -1;
-	s->pk.deadline = sys_now_ms() + s->connect_ms;
+	park_item_set(&s->pk, fd, POLLOUT, -1, 0, sys_now_ms() + s->connect_ms);
 	s->pk.timed_out = 0;
 	if (sess_wait(s, frontend_connect_wait))
 		frontend_connect_wait(s);

@@ -120,10 +120,7 @@ handoff_wait_in(struct sess *s, void (*cont)(struct sess *))
 
 	if (st->in.len > 0)
 		return (1);
-	s->pk.fd[0] = s->plain_fd;
-	s->pk.events[0] = POLLIN;
-	s->pk.fd[1] = -1;
-	s->pk.deadline = st->deadline;
+	park_item_set(&s->pk, s->plain_fd, POLLIN, -1, 0, st->deadline);
 	return (sess_wait(s, cont));
 }
 
@@ -645,6 +642,29 @@ handoff_say_no(struct sess *s)
 }
 
 /*
+ * handoff_say_yes - status=1, then (unless the request was a probe,
+ * which gets the status only) the remote peer's descriptor: fd_step
+ * runs when it is there, or at the deadline
+ */
+static void
+handoff_say_yes(struct sess *s, void (*fd_step)(struct sess *))
+{
+	struct handoff_st *st = s->ctx;
+
+	if (handoff_status(s, 1) < 0) {
+		handoff_end(s);
+		return;
+	}
+	if (st->flags & HANDOFF_PROBE_ONLY) {
+		handoff_drain(s);
+		return;
+	}
+	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
+	if (handoff_wait_in(s, fd_step))
+		fd_step(s);
+}
+
+/*
  * handoff_recv_fd - receive and check the remote peer socket (its
  * message is there, or st->deadline has passed); 0, or -1 after
  * logging why
@@ -920,17 +940,7 @@ handoff_client(struct sess *s)
 		handoff_say_no(s);
 		return;
 	}
-	if (handoff_status(s, 1) < 0) {
-		handoff_end(s);
-		return;
-	}
-	if (st->flags & HANDOFF_PROBE_ONLY) {
-		handoff_drain(s);
-		return;
-	}
-	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
-	if (handoff_wait_in(s, handoff_client_fd))
-		handoff_client_fd(s);
+	handoff_say_yes(s, handoff_client_fd);
 }
 
 /* handoff_server_fd - the server role's descriptor, then the handshake */
@@ -975,17 +985,7 @@ handoff_server(struct sess *s)
 		handoff_say_no(s);
 		return;
 	}
-	if (handoff_status(s, 1) < 0) {
-		handoff_end(s);
-		return;
-	}
-	if (st->flags & HANDOFF_PROBE_ONLY) {	/* 3.12: status only, no descriptor */
-		handoff_drain(s);
-		return;
-	}
-	st->deadline = sys_now_ms() + HANDOFF_REQ_TIMEOUT_MS;
-	if (handoff_wait_in(s, handoff_server_fd))
-		handoff_server_fd(s);
+	handoff_say_yes(s, handoff_server_fd);
 }
 
 /* handoff_request - Q1 (its first bytes are there, or the deadline passed) */

@@ -57,6 +57,21 @@ struct park_item {
 	struct park_item *next;		/* incoming list, or this round's */
 };
 
+/*
+ * park_item_set - what an item waits for: fd0/fd1 with their events (a
+ * side without events, or fd -1, is not watched) until deadline
+ */
+static inline void
+park_item_set(struct park_item *it, int fd0, short ev0, int fd1, short ev1,
+    int64_t deadline)
+{
+	it->fd[0] = ev0 != 0 ? fd0 : -1;
+	it->events[0] = ev0;
+	it->fd[1] = ev1 != 0 ? fd1 : -1;
+	it->events[1] = ev1;
+	it->deadline = deadline;
+}
+
 typedef void	(*park_wake_fn)(void *job, void *arg);
 
 struct park;

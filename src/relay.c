@@ -377,9 +377,7 @@ relay_ready(struct relay *r, const struct pollfd pfd[2])
 static int
 relay_grace(struct relay *r)
 {
-	int	 g = r->grace != NULL ? r->grace() : 0;
-
-	return (g < 0 ? PARK_GRACE_MS : g);
+	return (r->grace != NULL ? r->grace() : 0);
 }
 
 enum relay_step
@@ -432,11 +430,8 @@ relay_step(struct relay *r, struct park_item *wait)
 		}
 		if (r->ssl != NULL)
 			(void)SSL_free_buffers(r->ssl);
-		wait->fd[0] = pfd[0].events ? pfd[0].fd : -1;
-		wait->events[0] = pfd[0].events;
-		wait->fd[1] = pfd[1].events ? pfd[1].fd : -1;
-		wait->events[1] = pfd[1].events;
-		wait->deadline = r->idle_ms >= 0 ? r->idle_deadline : -1;
+		park_item_set(wait, pfd[0].fd, pfd[0].events, pfd[1].fd,
+		    pfd[1].events, r->idle_ms >= 0 ? r->idle_deadline : -1);
 		r->resumed = 1;
 		return (RELAY_STEP_WAIT);
 	}
@@ -458,27 +453,3 @@ relay_finish(struct relay *r)
 	r->up = r->down = NULL;
 }
 
-void
-relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms, int half_close,
-    _Atomic int64_t *busy, struct relay_result *res)
-{
-	struct relay r;
-	struct park_item w;
-	struct pollfd pfd[2];
-	int	 n;
-
-	relay_init(&r, plain_fd, ssl, net_fd, idle_ms, half_close, busy, NULL);
-	while (relay_step(&r, &w) == RELAY_STEP_WAIT) {
-		pfd[0].fd = w.fd[0];
-		pfd[0].events = w.events[0];
-		pfd[1].fd = w.fd[1];
-		pfd[1].events = w.events[1];
-		n = poll(pfd, 2, sys_ms_left(w.deadline));
-		if (n < 0 && errno != EINTR) {
-			r.res.end = RELAY_LOCAL_ERROR;
-			break;
-		}
-	}
-	relay_finish(&r);
-	*res = r.res;
-}

@@ -4,8 +4,8 @@
  * SYNOPSIS
  *	#include "relay.h"
  * DESCRIPTION
- *	relay_run() moves raw bytes both ways until the session ends.
- *	How it ends depends on half_close:
+ *	A relay moves raw bytes both ways until the session ends. How
+ *	it ends depends on half_close:
  *	- half_close (TCP frontends, as HAProxy does): each direction ends
  *	  by itself. The TLS peer's close_notify or EOF becomes
  *	  shutdown(SHUT_WR) toward the plaintext side, whose answer is
@@ -36,10 +36,9 @@
  *	record buffers, and the caller parks it (park.h); once woken (or
  *	timed out) it calls relay_step() again, from any thread.
  *	relay_finish() sends the final close_notify and frees the
- *	buffers; the result is in relay.res. relay_run() does it all,
- *	waiting in poll() on the calling thread.
+ *	buffers; the result is in relay.res.
  *
- *	The caller owns both fds and the SSL; relay_run() closes nothing.
+ *	The caller owns both fds and the SSL; the relay closes nothing.
  * DIAGNOSTICS
  *	Returns how the session ended (enum relay_end); byte counts in
  *	the result struct.
@@ -95,8 +94,6 @@ void	relay_init(struct relay *, int plain_fd, SSL *ssl, int net_fd,
 	    int (*grace)(void));
 enum relay_step relay_step(struct relay *, struct park_item *wait);
 void	relay_finish(struct relay *);
-void	relay_run(int plain_fd, SSL *ssl, int net_fd, int idle_ms,
-	    int half_close, _Atomic int64_t *busy, struct relay_result *res);
 const char *relay_end_str(enum relay_end);
 
 #endif

@@ -225,11 +225,8 @@ sess_hello_go(struct sess *s)
 		if (sess_lowat(s->net_fd, need) < 0)
 			break;
 		s->hs_lowat = 1;
-		s->pk.fd[0] = s->net_fd;
-		s->pk.events[0] = POLLIN;
-		s->pk.fd[1] = s->hs_watch;
-		s->pk.events[1] = POLLRDHUP;
-		s->pk.deadline = s->hs_deadline;
+		park_item_set(&s->pk, s->net_fd, POLLIN, s->hs_watch, POLLRDHUP,
+		    s->hs_deadline);
 		if (!sess_wait(s, sess_hello_go))
 			return;
 	}
@@ -264,11 +261,8 @@ sess_hs_go(struct sess *s)
 		    s->hs_deadline, sess_grace_ms(), &s->busy);
 		if (hr != TLS_HS_WAIT)
 			break;
-		s->pk.fd[0] = s->net_fd;
-		s->pk.events[0] = tls_handshake_want(s->ssl);
-		s->pk.fd[1] = s->hs_watch;
-		s->pk.events[1] = POLLRDHUP;	/* hang-up only */
-		s->pk.deadline = s->hs_deadline;
+		park_item_set(&s->pk, s->net_fd, tls_handshake_want(s->ssl),
+		    s->hs_watch, POLLRDHUP /* hang-up only */, s->hs_deadline);
 		/* Nothing to read: the record buffers go back meanwhile. */
 		(void)SSL_free_buffers(s->ssl);
 		sess_park(s, sess_hs_go);
@@ -324,7 +318,7 @@ sess_wait(struct sess *s, void (*cont)(struct sess *))
 			s->pk.timed_out = 1;
 			return (1);
 		}
-		if (grace >= 0 && (ms < 0 || ms > grace))
+		if (ms < 0 || ms > grace)
 			ms = grace;
 		n = poll(pfd, 2, ms);
 		if (n < 0 && errno == EINTR)
@@ -338,8 +332,7 @@ sess_wait(struct sess *s, void (*cont)(struct sess *))
 			s->pk.timed_out = 1;
 			return (1);
 		}
-		if (sess_pk != NULL)
-			break;
+		break;
 	}
 	sess_park(s, cont);
 	return (0);
@@ -433,8 +426,6 @@ sess_runtime(struct workq *wq, struct park *pk)
 int
 sess_grace_ms(void)
 {
-	if (sess_pk == NULL)
-		return (-1);
 	/*
 	 * Waiting in the grace holds a worker: only while no other work
 	 * waits for one, so a peer that trickles bytes just often enough
@@ -474,21 +465,10 @@ sess_relay_go(struct sess *s)
 {
 	struct relay_result res;
 	SSL	*ssl;
-	struct pollfd pfd[2];
 
-	for (;;) {
-		if (relay_step(s->relay, &s->pk) == RELAY_STEP_DONE)
-			break;
-		if (sess_pk != NULL) {
-			sess_park(s, sess_relay_go);
-			return;
-		}
-		/* No waiting set (tests): wait on this thread. */
-		pfd[0].fd = s->pk.fd[0];
-		pfd[0].events = s->pk.events[0];
-		pfd[1].fd = s->pk.fd[1];
-		pfd[1].events = s->pk.events[1];
-		(void)poll(pfd, 2, sys_ms_left(s->pk.deadline));
+	if (relay_step(s->relay, &s->pk) == RELAY_STEP_WAIT) {
+		sess_park(s, sess_relay_go);
+		return;
 	}
 	relay_finish(s->relay);
 	res = s->relay->res;

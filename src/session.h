@@ -134,7 +134,7 @@ void		 sess_runtime(struct workq *, struct park *);
 unsigned int	 sess_parked(void);
 /*
  * How long to wait on a worker before parking: PARK_GRACE_MS, or 0
- * when other work waits for a worker; -1 (no waiting set): wait there.
+ * when other work waits for a worker.
  */
 int		 sess_grace_ms(void);
 /* Hand s to the waiting set (s->pk filled in); cont runs when it is back. */

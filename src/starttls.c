@@ -346,6 +346,14 @@ stls_unsolicited(struct stls *st)
 
 /* ------------------------------------------------------------ waiting */
 
+/* stls_last_words_begin - the end: STLS_FLUSH_MS for what is queued */
+static void
+stls_last_words_begin(struct stls *st)
+{
+	st->phase = STLS_LAST_WORDS;
+	st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+}
+
 /* stls_go - take the session up where it stopped (also the park's cont) */
 static void stls_go(struct sess *);
 
@@ -415,10 +423,8 @@ stls_flush(struct stls *st, struct stls_side *x, struct dlg_buf *buf)
 			return (-1);
 		if (buf->len == 0)
 			return (1);
-		s->pk.fd[0] = x->fd;
-		s->pk.events[0] = x->wr_want ? x->wr_want : POLLOUT;
-		s->pk.fd[1] = -1;
-		s->pk.deadline = st->deadline;
+		park_item_set(&s->pk, x->fd, x->wr_want ? x->wr_want : POLLOUT, -1,
+		    0, st->deadline);
 		if (!sess_wait(s, stls_go))
 			return (0);
 	}
@@ -437,8 +443,7 @@ stls_hs_done(struct sess *s, enum tls_hs hr)
 		    hr == TLS_HS_LOCAL_GONE ? "backend disconnected" :
 		    "TLS handshake failed";
 		st->c.broken = 1;	/* no close_notify, no plaintext reply */
-		st->phase = STLS_LAST_WORDS;
-		st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+		stls_last_words_begin(st);
 	} else {
 		st->tls = 1;
 		dlg_tls(&st->d);
@@ -678,11 +683,8 @@ stls_dialogue(struct stls *st)
 		}
 		if (r == 0) {
 			stls_pollfds(st, pfd);
-			st->s->pk.fd[0] = pfd[0].events ? pfd[0].fd : -1;
-			st->s->pk.events[0] = pfd[0].events;
-			st->s->pk.fd[1] = pfd[1].events ? pfd[1].fd : -1;
-			st->s->pk.events[1] = pfd[1].events;
-			st->s->pk.deadline = deadline;
+			park_item_set(&st->s->pk, pfd[0].fd, pfd[0].events, pfd[1].fd,
+			    pfd[1].events, deadline);
 			stls_park(st);
 			return (0);
 		}
@@ -748,7 +750,7 @@ stls_go(struct sess *s)
 		log_warnx("%s: out of memory", s->peer);
 		st->end = "out of memory";
 		st->b.broken = st->c.broken = 1;
-		st->phase = STLS_LAST_WORDS;
+		stls_last_words_begin(st);
 	}
 	for (;;) {
 		switch (st->phase) {
@@ -756,8 +758,7 @@ stls_go(struct sess *s)
 			if (stls_dialogue(st) == 0)
 				return;
 			if (st->phase == STLS_DIALOGUE) {
-				st->phase = STLS_LAST_WORDS;
-				st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+				stls_last_words_begin(st);
 			}
 			break;
 		case STLS_OWED:
@@ -765,8 +766,7 @@ stls_go(struct sess *s)
 			if ((r = stls_starttls(st)) == 0)
 				return;
 			if (r < 0) {
-				st->phase = STLS_LAST_WORDS;
-				st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+				stls_last_words_begin(st);
 			}
 			break;
 		case STLS_HANDSHAKE:
@@ -833,8 +833,7 @@ starttls_run(struct sess *s, const struct cfg_listener *lc,
 			log_warnx("%s: cannot describe the client for XCLIENT",
 			    s->peer);
 			st->end = "XCLIENT not possible";
-			st->phase = STLS_LAST_WORDS;
-			st->deadline = sys_now_ms() + STLS_FLUSH_MS;
+			stls_last_words_begin(st);
 			if (stls_bufs(st) == 0)
 				stls_say(st, STLS_R_BACKEND);
 		}
