@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 TOP=$(pwd)
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config libssl-dev libconfig-dev libcunit1-dev openssl python3"
-TEST_PKGS="swaks postfix procps valgrind libc6-dbg libdb-dev m4"
+TEST_PKGS="swaks postfix procps valgrind libc6-dbg libdb-dev m4 prometheus pflogsumm"
 
 need_pkgs() {
     local missing=() p
@@ -114,7 +114,9 @@ test)
     if ! (cd "$dir" && make -s "$target"); then
         for f in "$dir"/tests/unit/*.log "$dir"/tests/integration/*.log; do
             [ -f "$f" ] || continue
-            grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "===== $f"; tail -n 80 "$f"; }
+            # automake's .trs: ":test-result: FAIL"
+            grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+                { echo "===== $f"; tail -n 80 "$f"; }
         done
         exit 1
     fi

@@ -63,6 +63,7 @@ enum cfg_section {
 #define CFG_W_FACILITY	"mail,daemon,user,local0,local1,local2,local3," \
 			"local4,local5,local6,local7,auth,authpriv,cron," \
 			"ftp,kern,lpr,news,syslog,uucp"
+#define CFG_W_LOGSERVICE	"syslog,postlog,file"
 
 /* Time bounds, in seconds. */
 #define CFG_MINUTE	60L
@@ -370,9 +371,13 @@ CFG_PARAM(tlsproxy_pid_file, CFG_STR, 0, TLSPROXY_RUNSTATEDIR "/tlsproxy.pid", 0
 CFG_PARAM(tlsproxy_drain_timeout, CFG_TIME, 0, "30s", 0, CFG_HOUR, NULL, CFG_SEC_OWN,
     "How long SIGTERM waits for live sessions before closing them.")
 CFG_PARAM(tlsproxy_stats_socket, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
-    "UNIX socket that answers each connection with the counters, one \"name value\" a line.")
+    "UNIX socket that answers each connection with the counters, in the Prometheus text format.")
+CFG_PARAM(tlsproxy_log_service, CFG_ENUM, 0, "syslog", 0, 0, CFG_W_LOGSERVICE, CFG_SEC_OWN,
+    "Where log lines go: syslog, postlog (Postfix's postlogd) or file (tlsproxy_log_file).")
 CFG_PARAM(tlsproxy_log_file, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,
     "Log to this file instead of syslog (reopened on SIGHUP, for log rotation).")
+CFG_PARAM(tlsproxy_postlog_socket, CFG_STR, 0, "/var/spool/postfix/public/postlog", 0, 0, NULL, CFG_SEC_OWN,
+    "Postfix's postlog socket, for tlsproxy_log_service = postlog.")
 CFG_PARAM(tlsproxy_log_rate_limit, CFG_INT, 0, "100", 0, 1000000, NULL, CFG_SEC_OWN,
     "Most lines per second of one kind of log message; 0: no limit.")
 CFG_PARAM(tlsproxy_user, CFG_STR, 0, "", 0, 0, NULL, CFG_SEC_OWN,

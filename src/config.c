@@ -5,6 +5,7 @@
  *	#include "config.h"
  *
  *	struct cfg *cfg_load(const char *path, FILE *errs);
+ *	struct cfg *cfg_load_fd(const char *path, int fd, FILE *errs);
  *	struct cfg *cfg_defaults(void);
  *	void	cfg_free(struct cfg *cfg);
  *	const char *cfg_path(const struct cfg *cfg);
@@ -12,6 +13,7 @@
  *	int	cfg_bool(const struct cfg *cfg, const char *name);
  *	long	cfg_int(const struct cfg *cfg, const char *name);
  *	int	cfg_is_set(const struct cfg *cfg, const char *name);
+ *	const char *cfg_where(const struct cfg *cfg, const char *name);
  *	size_t	cfg_listener_count(const struct cfg *cfg);
  *	const struct cfg_listener *cfg_listener_get(const struct cfg *cfg,
  *		    size_t i);
@@ -120,6 +122,7 @@ struct cfg_val {
 	int		 set;		/* given in the file */
 	int		 nondefault;	/* set, and differs from the default */
 	int		 own;		/* given in this listener's entry */
+	char		*where;		/* owned: "FILE:LINE: name ..." (cfg_where) */
 };
 
 /* What one listener entry changes; parallel to cfg->lst. */
@@ -1062,6 +1065,52 @@ cfg_blame(struct cfg_ld *ld, int i, unsigned char *seen)
 	return (-1);
 }
 
+/*
+ * cfg_where_text - where the value of i comes from, for messages about
+ * it after the load (TLS settings that only OpenSSL can judge): the
+ * line that sets it and, for a value that comes through $name, the
+ * line that sets that name too.
+ */
+static char *
+cfg_where_text(struct cfg_ld *ld, int i)
+{
+	struct cfg_buf b = { NULL, 0, 0 };
+	unsigned char seen[CFG_NPARAMS];
+	const char *fi, *fj;
+	int	 j = -1, k;
+
+	memset(seen, 0, sizeof(seen));
+	seen[i] = 1;
+	for (k = 0; ld->dep != NULL && k < CFG_NPARAMS && j < 0; k++)
+		if (k != i && ld->dep[i * CFG_NPARAMS + k])
+			j = cfg_blame(ld, k, seen);
+	fi = ld->file[i] != NULL ? ld->file[i] : ld->path;
+	if (j >= 0) {
+		fj = ld->file[j] != NULL ? ld->file[j] : ld->path;
+		cfg_buf_fmt(&b, "%s:%d: ", fj, ld->line[j]);
+		if (ld->entry > 0 && ld->cfg->val[j].own)
+			cfg_buf_fmt(&b, "tlsproxy_listeners entry %d: ", ld->entry);
+		cfg_buf_fmt(&b, "%s (through %s", cfg_params[j].name,
+		    cfg_params[i].name);
+		if (ld->line[i] > 0 && strcmp(fi, fj) == 0)
+			cfg_buf_fmt(&b, " at line %d", ld->line[i]);
+		else if (ld->line[i] > 0)
+			cfg_buf_fmt(&b, " at %s:%d", fi, ld->line[i]);
+		cfg_buf_str(&b, ")");
+	} else {
+		if (ld->line[i] > 0)
+			cfg_buf_fmt(&b, "%s:%d: ", fi, ld->line[i]);
+		else
+			cfg_buf_fmt(&b, "%s: ", ld->path);
+		if (ld->entry > 0 && ld->cfg->val[i].own)
+			cfg_buf_fmt(&b, "tlsproxy_listeners entry %d: ", ld->entry);
+		cfg_buf_str(&b, cfg_params[i].name);
+		if (ld->line[i] <= 0)
+			cfg_buf_str(&b, " (the default)");
+	}
+	return (cfg_buf_take(&b));
+}
+
 /* cfg_check_param - check the expanded value of i; -1 when bad */
 static int
 cfg_check_param(struct cfg_ld *ld, int i)
@@ -1179,7 +1228,10 @@ cfg_quote(struct cfg_buf *b, const char *s)
 	for (; *s != '\0'; s++) {
 		if (*s == '"' || *s == '\\')
 			cfg_buf_add(b, "\\", 1);
-		cfg_buf_add(b, s, 1);
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			cfg_buf_fmt(b, "\\x%02x", (unsigned int)(unsigned char)*s);
+		else
+			cfg_buf_add(b, s, 1);
 	}
 	cfg_buf_add(b, "\"", 1);
 }
@@ -2008,6 +2060,8 @@ cfg_finish(struct cfg_ld *ld)
 		else
 			c->val[i].nondefault = cfg_differs(ld, i);
 	}
+	for (i = 0; i < CFG_NPARAMS; i++)
+		c->val[i].where = cfg_where_text(ld, i);
 	return (0);
 }
 
@@ -2111,28 +2165,79 @@ cfg_lst_finish(struct cfg_ld *ld)
 	return (rc);
 }
 
+/*
+ * cfg_syntax_error - libconfig's parse error as "FILE:LINE: ...". For a
+ * duplicate setting libconfig does not say which: the first name set
+ * on that line is it (one setting per line is the file's style).
+ */
+static void
+cfg_syntax_error(FILE *errs, const char *file, int line, const char *text)
+{
+	char	 buf[1024], name[128];
+	FILE	*fp;
+	size_t	 n = 0;
+	int	 ln = 0;
+	const char *p;
+
+	name[0] = '\0';
+	if (strcmp(text, "duplicate setting name") == 0 &&
+	    (fp = fopen(file, "r")) != NULL) {
+		while (ln < line && fgets(buf, sizeof(buf), fp) != NULL)
+			if (strchr(buf, '\n') != NULL || feof(fp))
+				ln++;
+		if (ln == line) {
+			for (p = buf; *p == ' ' || *p == '\t' || *p == '{' ||
+			    *p == ',' || *p == '('; p++)
+				;
+			while ((isalnum((unsigned char)p[n]) || p[n] == '_' ||
+			    p[n] == '-' || p[n] == '*') && n + 1 < sizeof(name))
+				n++;
+			memcpy(name, p, n);
+			name[n] = '\0';
+		}
+		fclose(fp);
+	}
+	if (name[0] != '\0')
+		fprintf(errs, "%s:%d: %s: set more than once in the same "
+		    "group\n", file, line, name);
+	else
+		fprintf(errs, "%s:%d: syntax error: %s\n", file, line, text);
+}
+
 /* cfg_load - read and check a file */
 struct cfg *
 cfg_load(const char *path, FILE *errs)
 {
+	return (cfg_load_fd(path, -1, errs));
+}
+
+/* cfg_load_fd - the same from a descriptor of it (consumed), or -1 */
+struct cfg *
+cfg_load_fd(const char *path, int fd, FILE *errs)
+{
 	struct cfg_ld ld;
 	config_t lc;
-	FILE	*fp;
+	FILE	*fp = NULL;
 	char	 ebuf[256], *dir, *slash;
-	int	 rc;
+	int	 rc, ok;
 
 	memset(&ld, 0, sizeof(ld));
 	ld.errs = errs;
 	ld.path = path;
 
 	/* libconfig only says "file I/O error"; find out why ourselves. */
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fp = fd >= 0 ? fdopen(fd, "r") : fopen(path, "r")) == NULL) {
 		if (errs != NULL)
 			fprintf(errs, "%s: cannot open: %s\n", path,
 			    cfg_strerror(errno, ebuf, sizeof(ebuf)));
+		if (fd >= 0)
+			(void)close(fd);
 		return (NULL);
 	}
-	fclose(fp);
+	if (fd < 0) {
+		fclose(fp);
+		fp = NULL;
+	}
 
 	config_init(&lc);
 	/* @include "x" is relative to the including file's directory. */
@@ -2142,7 +2247,10 @@ cfg_load(const char *path, FILE *errs)
 		config_set_include_dir(&lc, dir);
 	}
 	free(dir);
-	if (config_read_file(&lc, path) != CONFIG_TRUE) {
+	ok = fp != NULL ? config_read(&lc, fp) : config_read_file(&lc, path);
+	if (fp != NULL)
+		fclose(fp);
+	if (ok != CONFIG_TRUE) {
 		if (errs != NULL) {
 			if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 				fprintf(errs, "%s: cannot read: %s\n",
@@ -2150,11 +2258,9 @@ cfg_load(const char *path, FILE *errs)
 				    config_error_file(&lc) : path,
 				    config_error_text(&lc));
 			else
-				fprintf(errs, "%s:%d: syntax error: %s\n",
-				    config_error_file(&lc) ?
+				cfg_syntax_error(errs, config_error_file(&lc) ?
 				    config_error_file(&lc) : path,
-				    config_error_line(&lc),
-				    config_error_text(&lc));
+				    config_error_line(&lc), config_error_text(&lc));
 		}
 		config_destroy(&lc);
 		return (NULL);
@@ -2207,8 +2313,10 @@ cfg_free(struct cfg *c)
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < CFG_NPARAMS; i++)
+	for (i = 0; i < CFG_NPARAMS; i++) {
 		free(c->val[i].value);
+		free(c->val[i].where);
+	}
 	for (i = 0; i < c->nlst; i++) {
 		cfg_lst_free(&c->lst[i]);
 		if (c->lx != NULL)
@@ -2281,6 +2389,14 @@ cfg_int(const struct cfg *c, const char *name)
 	return (c->val[i].num);
 }
 
+const char *
+cfg_where(const struct cfg *c, const char *name)
+{
+	int	 i = cfg_lookup(c, name, __func__);
+
+	return (c->val[i].where != NULL ? c->val[i].where : cfg_params[i].name);
+}
+
 int
 cfg_is_set(const struct cfg *c, const char *name)
 {
@@ -2327,14 +2443,18 @@ cfg_listener_noverrides(const struct cfg *c, size_t i)
  * Dumps, in the style of postconf -n and -d.
  */
 
-/* cfg_print_pair - "name = value", or "name =" when empty */
+/*
+ * cfg_print_pair - "name = "value";", in the file's own syntax, so that
+ * a line of -n or -d can be pasted back into a configuration
+ */
 static void
 cfg_print_pair(FILE *fp, const char *name, const char *value)
 {
-	if (*value == '\0')
-		fprintf(fp, "%s =\n", name);
-	else
-		fprintf(fp, "%s = %s\n", name, value);
+	struct cfg_buf b = { NULL, 0, 0 };
+
+	cfg_quote(&b, value);
+	fprintf(fp, "%s = %s;\n", name, b.s);
+	free(b.s);
 }
 
 void
@@ -2361,18 +2481,29 @@ cfg_print_nondefault(const struct cfg *c, FILE *fp)
 			    &c->lx[k] : NULL);
 			fprintf(fp, "    %s%s\n", b.s, k + 1 < c->nlst ? "," : "");
 		}
-		fprintf(fp, ")\n");
+		fprintf(fp, ");\n");
 	}
 	free(b.s);
 }
 
+/*
+ * cfg_print_defaults - every parameter; the read-only ones as comments
+ * and the listener list as an empty list, so the output parses as it is
+ */
 void
 cfg_print_defaults(FILE *fp)
 {
 	int	 i;
 
-	for (i = 0; i < CFG_NPARAMS; i++)
-		cfg_print_pair(fp, cfg_params[i].name, cfg_params[i].def);
+	for (i = 0; i < CFG_NPARAMS; i++) {
+		if (cfg_params[i].flags & CFG_F_LISTENERS)
+			fprintf(fp, "%s = ( );\n", cfg_params[i].name);
+		else {
+			if (cfg_params[i].flags & CFG_F_RO)
+				fputs("# (read-only) ", fp);
+			cfg_print_pair(fp, cfg_params[i].name, cfg_params[i].def);
+		}
+	}
 }
 
 size_t

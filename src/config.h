@@ -84,6 +84,8 @@ struct cfg;
 
 /* Load and check FILE; NULL after printing every error to errs. */
 struct cfg	*cfg_load(const char *path, FILE *errs);
+/* The same from an open descriptor of path (consumed); -1: open path. */
+struct cfg	*cfg_load_fd(const char *path, int fd, FILE *errs);
 /* A configuration with every parameter at its default, no listeners. */
 struct cfg	*cfg_defaults(void);
 void		 cfg_free(struct cfg *);
@@ -98,6 +100,12 @@ int		 cfg_bool(const struct cfg *, const char *name);
 long		 cfg_int(const struct cfg *, const char *name);
 /* 1 when NAME was set in the file (not only defaulted). */
 int		 cfg_is_set(const struct cfg *, const char *name);
+/*
+ * Where a value comes from, to start a message about it that only a
+ * later step can judge: "FILE:LINE: name", with the line of a $name it
+ * comes through, or "FILE: name (the default)".
+ */
+const char	*cfg_where(const struct cfg *, const char *name);
 
 size_t		 cfg_listener_count(const struct cfg *);
 const struct cfg_listener *cfg_listener_get(const struct cfg *, size_t);

@@ -483,7 +483,8 @@ handoff_warn_diff(const char *who, const char *diff, const char *hint)
 
 /*
  * The file names of a client-role request (group B) and our parameters
- * for them; the first HANDOFF_KEY_FILES hold keys and certificates.
+ * for them. A request is served only with files our configuration
+ * names: whoever can reach the socket must not have us read others.
  */
 static const struct {
 	const char	*name;		/* in the request */
@@ -501,7 +502,6 @@ static const struct {
 };
 #define HANDOFF_CLIENT_FILES \
 	(sizeof(handoff_client_files) / sizeof(handoff_client_files[0]))
-#define HANDOFF_KEY_FILES	7
 
 /* handoff_client_file - the request's value of handoff_client_files[i] */
 static const char *
@@ -517,9 +517,9 @@ handoff_client_file(const struct tprops_client *cp, size_t i)
 
 /*
  * handoff_check_params - warn (once per distinct difference) about
- * group A parameters, and about group B files that are not the ones
- * our tlsproxy_client_* settings name (CA files are used all the same;
- * other key files were refused by handoff_client_keys_ok()).
+ * group A parameters, and about group B files the request leaves out
+ * where our tlsproxy_client_* settings name one (files that differ
+ * were refused by handoff_client_keys_ok()).
  */
 static void
 handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
@@ -546,9 +546,10 @@ handoff_check_params(const struct cfg *cfg, const struct tprops_client *cp)
 
 /*
  * handoff_check_server - a 3.12 server-role request carries the
- * requester's server settings; this daemon serves with its own (as
- * Postfix 3.11 and earlier did), so warn (once per distinct
- * difference) where they differ from its tlsproxy_tls_* and tls_*
+ * requester's server settings, which make the context (as 3.12's own
+ * tlsproxy does; snap_tls_request()); warn (once per distinct
+ * difference) where they differ from this daemon's tlsproxy_tls_* and
+ * tls_*, as that tlsproxy warns where they differ from its own
  */
 static void
 handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
@@ -586,10 +587,11 @@ handoff_check_server(const struct cfg *cfg, const struct tprops_server *sp)
 	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
 		n = handoff_diff(cfg, diff, sizeof(diff), n, ours[i].name,
 		    theirs[i], ours[i].param, cfg_str(cfg, ours[i].param));
-	handoff_warn_diff("server", diff, "this daemon serves with its own "
-	    "tlsproxy_tls_* and tls_* settings; to avoid this warning, give it "
-	    "the same settings as the postscreen_tls_* (or smtpd_tls_*) ones of "
-	    "that server");
+	handoff_warn_diff("server", diff, "this daemon serves with the request's "
+	    "files, protocols and cipher grade when its configuration names "
+	    "those files, and with its own tls_* settings; to avoid this "
+	    "warning, give it the same settings as the postscreen_tls_* (or "
+	    "smtpd_tls_*) ones of that server");
 }
 
 /*
@@ -605,7 +607,7 @@ handoff_client_keys_ok(const struct cfg *cfg, const struct tprops_client *cp)
 	char	 a[1024], b[1024], pa[160], pb[160];
 	size_t	 i;
 
-	for (i = 0; i < HANDOFF_KEY_FILES; i++) {
+	for (i = 0; i < HANDOFF_CLIENT_FILES; i++) {
 		ours = cfg_str(cfg, handoff_client_files[i].param);
 		handoff_norm(a, sizeof(a), handoff_client_file(cp, i));
 		handoff_norm(b, sizeof(b), ours);
@@ -962,7 +964,8 @@ handoff_server(struct sess *s)
 {
 	struct handoff_st *st = s->ctx;
 	struct tprops_server sp;
-	char	 err[256];
+	const struct snap_tls *tls;
+	char	 err[512];
 
 	/*
 	 * 3.12 sends its server TLS settings right after the request, in
@@ -979,6 +982,14 @@ handoff_server(struct sess *s)
 			return;
 		}
 		handoff_check_server(s->snap->cfg, &sp);
+		/* As 3.12's own: the context its settings make (snapshot.h). */
+		if ((tls = snap_tls_request(s->snap, s->tls, &sp, err,
+		    sizeof(err))) == NULL) {
+			log_warnx("handoff: %s; answered status=0", err);
+			handoff_say_no(s);
+			return;
+		}
+		s->tls = tls;
 	}
 	if (s->tls->tls == NULL) {
 		log_warnx("handoff: %s; answered status=0", s->tls->off_reason);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "listener.h"
+#include "privsep.h"
 #include "stats.h"
 #include "log.h"
 
@@ -82,6 +83,13 @@ lst_perms_of(const struct cfg_listener *c, char *buf, size_t len)
 	    c->owner != NULL ? c->owner : "", c->group != NULL ? c->group : "");
 }
 
+/* lst_noun - what a UNIX socket listener is, for messages */
+static const char *
+lst_noun(const struct cfg_listener *c)
+{
+	return (c->kind == CFG_LST_STATS ? "stats socket" : "handoff socket");
+}
+
 /* lst_set_perms - mode and optional owner/group of a handoff socket file */
 static int
 lst_set_perms(const struct cfg_listener *c, char *err, size_t errlen)
@@ -93,16 +101,16 @@ lst_set_perms(const struct cfg_listener *c, char *err, size_t errlen)
 
 	if (c->owner != NULL && *c->owner != '\0') {
 		if ((pw = getpwnam(c->owner)) == NULL) {
-			snprintf(err, errlen, "handoff socket %s: unknown owner \"%s\"",
-			    c->handoff, c->owner);
+			snprintf(err, errlen, "%s %s: unknown owner \"%s\"",
+			    lst_noun(c), c->handoff, c->owner);
 			return (-1);
 		}
 		uid = pw->pw_uid;
 	}
 	if (c->group != NULL && *c->group != '\0') {
 		if ((gr = getgrnam(c->group)) == NULL) {
-			snprintf(err, errlen, "handoff socket %s: unknown group \"%s\"",
-			    c->handoff, c->group);
+			snprintf(err, errlen, "%s %s: unknown group \"%s\"",
+			    lst_noun(c), c->handoff, c->group);
 			return (-1);
 		}
 		gid = gr->gr_gid;
@@ -118,7 +126,7 @@ lst_set_perms(const struct cfg_listener *c, char *err, size_t errlen)
 
 /* lst_bind_unix - a handoff socket with Postfix-like permissions */
 static int
-lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+lst_bind_unix(int *fdp, const struct cfg_listener *c, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -126,7 +134,8 @@ lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t err
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(c->handoff) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "handoff socket path too long: %s", c->handoff);
+		snprintf(err, errlen, "%s path too long: %s", lst_noun(c),
+		    c->handoff);
 		return (-1);
 	}
 	strcpy(sun.sun_path, c->handoff);
@@ -143,22 +152,21 @@ lst_bind_unix(struct lst *l, const struct cfg_listener *c, char *err, size_t err
 			return (-1);
 		}
 	}
-	if ((l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
-	    bind(l->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		snprintf(err, errlen, "cannot bind handoff socket %s: %s", c->handoff,
-		    strerror(errno));
+	if ((*fdp = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    bind(*fdp, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		snprintf(err, errlen, "cannot bind %s %s: %s", lst_noun(c),
+		    c->handoff, strerror(errno));
 		return (-1);
 	}
 	if (lst_set_perms(c, err, errlen) < 0) {
 		(void)unlink(c->handoff);
 		return (-1);
 	}
-	lst_perms_of(c, l->perms, sizeof(l->perms));
 	return (0);
 }
 
 static int
-lst_bind_tcp(struct lst *l, const struct cfg_listener *c, char *err, size_t errlen)
+lst_bind_tcp(int *fdp, const struct cfg_listener *c, char *err, size_t errlen)
 {
 	struct sys_addr a;
 	char	 aerr[256];
@@ -168,37 +176,53 @@ lst_bind_tcp(struct lst *l, const struct cfg_listener *c, char *err, size_t errl
 		snprintf(err, errlen, "listener %s: %s", c->listen, aerr);
 		return (-1);
 	}
-	if ((l->fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	if ((*fdp = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 	    0)) < 0 ||
-	    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
-	    bind(l->fd, (struct sockaddr *)&a.ss, a.len) < 0) {
+	    setsockopt(*fdp, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(*fdp, (struct sockaddr *)&a.ss, a.len) < 0) {
 		snprintf(err, errlen, "cannot bind %s: %s", c->listen, strerror(errno));
 		return (-1);
 	}
 	return (0);
 }
 
+int
+lst_socket(const struct cfg_listener *c, char *err, size_t errlen)
+{
+	int	 fd = -1, rc, e;
+
+	rc = c->kind != CFG_LST_TCP ? lst_bind_unix(&fd, c, err, errlen) :
+	    lst_bind_tcp(&fd, c, err, errlen);
+	if (rc == 0 && listen(fd, LST_BACKLOG) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+		    c->kind != CFG_LST_TCP ? c->handoff : c->listen, strerror(errno));
+		rc = -1;
+	}
+	if (rc < 0) {
+		e = errno;
+		if (fd >= 0 && c->kind != CFG_LST_TCP)
+			(void)unlink(c->handoff);
+		sys_close(&fd);
+		errno = e;
+		return (-1);
+	}
+	return (fd);
+}
+
 struct lst *
 lst_open(const struct cfg_listener *c, char *err, size_t errlen)
 {
 	struct lst *l;
-	int	 rc;
 
 	if ((l = lst_new(c, err, errlen)) == NULL)
 		return (NULL);
-	rc = c->kind != CFG_LST_TCP ? lst_bind_unix(l, c, err, errlen) :
-	    lst_bind_tcp(l, c, err, errlen);
-	if (rc == 0 && listen(l->fd, LST_BACKLOG) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", l->label, strerror(errno));
-		rc = -1;
-	}
-	if (rc < 0) {
-		if (l->fd >= 0 && c->kind != CFG_LST_TCP)
-			(void)unlink(c->handoff);
-		sys_close(&l->fd);
+	/* Through the privileged helper, if there is one (privsep.h). */
+	if ((l->fd = priv_listen(c, err, errlen)) < 0) {
 		free(l);
 		return (NULL);
 	}
+	if (c->kind != CFG_LST_TCP)
+		lst_perms_of(c, l->perms, sizeof(l->perms));
 	return (l);
 }
 

@@ -54,6 +54,8 @@ struct lst {
 #define LST_MAGIC	0x4c53544eu
 
 struct lst	*lst_open(const struct cfg_listener *, char *err, size_t errlen);
+/* The bound, listening socket of a configured listener (no struct). */
+int		 lst_socket(const struct cfg_listener *, char *err, size_t errlen);
 /* The identity key of a configured listener (kind + address). */
 void		 lst_key_of(const struct cfg_listener *, char *buf, size_t len);
 int		 lst_matches(const struct lst *, const struct cfg_listener *);

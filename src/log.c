@@ -1,13 +1,15 @@
 /*
  * NAME
- *	log - Postfix-style logging to syslog or stderr, thread-safe
+ *	log - Postfix-style logging to syslog, postlog, a file or stderr,
+ *	thread-safe
  * DESCRIPTION
  *	See log.h. Workers log on every session, so the path of a line
  *	takes no lock: the destination is a set of atomics that the main
- *	thread changes on reload; a log file is swapped with dup2() onto
- *	the same descriptor number, so a concurrent write(2) goes to the
- *	old or the new file, never to a closed or reused descriptor; the
- *	timestamp is cached per thread for the current second.
+ *	thread changes on reload; a log file, and the postlog socket, are
+ *	swapped with dup3() onto the same descriptor number, so a
+ *	concurrent write(2) or send(2) goes to the old or the new one,
+ *	never to a closed or reused descriptor; the timestamp is cached
+ *	per thread for the current second.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +42,8 @@ static unsigned	 log_ident_next;
 static _Atomic(const char *) log_ident = "tlsproxy";
 static char	log_syslog_ident[128] = "tlsproxy";	/* openlog keeps the pointer */
 
-static atomic_int log_to_stderr = 1;
+static atomic_int log_dest = LOG_TO_STDERR;	/* where lines go now */
+static atomic_int log_err_fd = STDERR_FILENO;	/* or the start's, kept */
 static atomic_int log_fd = -1;		/* log file, or -1 */
 static int	log_parked_fd = -1;	/* former log file fd, now /dev/null */
 static char	*log_path;		/* the log file's name (log_cfg_lock) */
@@ -46,6 +52,23 @@ static atomic_long log_pid;
 static atomic_int log_is_verbose;
 static atomic_int log_rate = 0;		/* lines/s per format; 0 = no limit */
 static pthread_mutex_t log_cfg_lock = PTHREAD_MUTEX_INITIALIZER;	/* setters only */
+
+/*
+ * Postfix's postlog socket (postlogd(8), when maillog_file is set): one
+ * datagram per line, as Postfix's own programs send them. The socket is
+ * connected when the target is chosen, so that it also works inside a
+ * chroot; when its peer goes away (Postfix restarted), lines are sent
+ * by name until a reload connects again. Retired addresses are freed
+ * LOG_IDENTS changes later, as idents are.
+ */
+#define LOG_POSTLOG_WAIT_MS	100	/* most a line waits for postlogd */
+static atomic_int log_sock = -1;	/* the postlog socket, or -1 */
+static _Atomic(struct sockaddr_un *) log_sock_addr;
+static struct sockaddr_un *log_sock_addrs[LOG_IDENTS];
+static unsigned	 log_sock_addr_next;
+static atomic_int log_sock_stale;	/* its peer is gone: send by name */
+static atomic_int log_sock_down;	/* lines are being lost */
+static atomic_ulong log_sock_lost;	/* lines lost since the last report */
 
 /*
  * Rate limiting: one slot per message format (the format string's
@@ -119,9 +142,10 @@ log_init(const char *ident, int facility, int to_stderr, int verbose)
 		log_ident_next = (log_ident_next + 1) % LOG_IDENTS;
 		atomic_store(&log_ident, copy);
 	}
-	atomic_store(&log_to_stderr, to_stderr);
 	atomic_store(&log_is_verbose, verbose);
-	if (!to_stderr) {
+	if (to_stderr)
+		atomic_store(&log_dest, LOG_TO_STDERR);
+	else {
 		/* openlog keeps the pointer: hand it our static copy. */
 		closelog();
 		if (strcmp(log_syslog_ident, ident) != 0)
@@ -131,55 +155,42 @@ log_init(const char *ident, int facility, int to_stderr, int verbose)
 	pthread_mutex_unlock(&log_cfg_lock);
 }
 
-/*
- * log_set_file - send lines to PATH ("" or NULL: back to syslog). An
- * existing log file descriptor keeps its number: the new file is
- * dup2()ed onto it, so writers never need a lock.
- */
-int
-log_set_file(const char *path)
+/* log_host_init - the short host name, as syslog writes it (lock held) */
+static void
+log_host_init(void)
 {
-	int	 fd, cur, null;
+	if (log_host[0] != '\0')
+		return;
+	if (gethostname(log_host, sizeof(log_host) - 1) < 0 || log_host[0] == '\0')
+		snprintf(log_host, sizeof(log_host), "localhost");
+	log_host[strcspn(log_host, ".")] = '\0';
+}
 
-	pthread_mutex_lock(&log_cfg_lock);
-	cur = atomic_load(&log_fd);
-	if (path == NULL || *path == '\0') {
-		free(log_path);
-		log_path = NULL;
-		if (cur >= 0) {
-			/* Park it on /dev/null: a writer may still hold the number. */
-			atomic_store(&log_fd, -1);
-			if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
-				(void)dup3(null, cur, O_CLOEXEC);
-				close(null);
-			}
-			log_parked_fd = cur;
-		}
-		pthread_mutex_unlock(&log_cfg_lock);
-		return (0);
-	}
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
-		pthread_mutex_unlock(&log_cfg_lock);
+/*
+ * log_file_open - (re)open the log file PATH (lock held). An existing
+ * log file descriptor keeps its number: the new file is dup3()ed onto
+ * it, so writers never need a lock.
+ */
+static int
+log_file_open(const char *path)
+{
+	int	 fd, cur, saved;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
 		return (-1);
-	}
 	/* As syslog writes it, so that log readers (pflogsumm) know the lines. */
-	if (log_host[0] == '\0') {
-		if (gethostname(log_host, sizeof(log_host) - 1) < 0 ||
-		    log_host[0] == '\0')
-			snprintf(log_host, sizeof(log_host), "localhost");
-		log_host[strcspn(log_host, ".")] = '\0';
-	}
+	log_host_init();
 	if (log_path == NULL || strcmp(log_path, path) != 0) {
 		free(log_path);
 		log_path = strdup(path);
 	}
+	cur = atomic_load(&log_fd);
 	if (cur < 0)
 		cur = log_parked_fd;
 	if (cur >= 0) {
 		if (dup3(fd, cur, O_CLOEXEC) < 0) {
-			int saved = errno;
+			saved = errno;
 			close(fd);
-			pthread_mutex_unlock(&log_cfg_lock);
 			errno = saved;
 			return (-1);
 		}
@@ -188,6 +199,204 @@ log_set_file(const char *path)
 		log_parked_fd = -1;
 	}
 	atomic_store(&log_fd, fd);
+	return (0);
+}
+
+/* log_file_park - the log file is no longer written (lock held) */
+static void
+log_file_park(void)
+{
+	int	 cur = atomic_load(&log_fd), null;
+
+	free(log_path);
+	log_path = NULL;
+	if (cur < 0)
+		return;
+	/* Park it on /dev/null: a writer may still hold the number. */
+	atomic_store(&log_fd, -1);
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) {
+		(void)dup3(null, cur, O_CLOEXEC);
+		close(null);
+	}
+	log_parked_fd = cur;
+}
+
+/* log_unix_addr - the sockaddr of a UNIX socket path; -1 if too long */
+static int
+log_unix_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path)) {
+		errno = ENAMETOOLONG;
+		return (-1);
+	}
+	memcpy(sa->sun_path, path, strlen(path) + 1);
+	return (0);
+}
+
+/*
+ * log_unix_probe - can a datagram (or else a stream) socket connect to
+ * PATH? That is what syslog(3) and Postfix's programs do. 0, or -1
+ * (errno of the datagram attempt, unless it was the wrong type).
+ */
+static int
+log_unix_probe(const char *path)
+{
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	struct sockaddr_un sa;
+	size_t	 i;
+	int	 fd, err[2] = { 0, 0 };
+
+	if (log_unix_addr(&sa, path) < 0)
+		return (-1);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) < 0)
+			return (-1);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			return (0);
+		}
+		err[i] = errno;
+		close(fd);
+	}
+	errno = err[0] == EPROTOTYPE ? err[1] : err[0];
+	return (-1);
+}
+
+/*
+ * log_postlog_open - a datagram socket connected to the postlog socket
+ * PATH, on the descriptor number of the one in use (lock held). The
+ * socket is made even when nobody listens yet: lines then go by name.
+ * 0, or -1 (errno).
+ */
+static int
+log_postlog_open(const char *path)
+{
+	struct timeval wait = { 0, LOG_POSTLOG_WAIT_MS * 1000 };
+	struct sockaddr_un *sa;
+	int	 fd, cur, saved, stale;
+
+	if ((sa = malloc(sizeof(*sa))) == NULL)
+		return (-1);
+	if (log_unix_addr(sa, path) < 0 ||
+	    (fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		saved = errno;
+		free(sa);
+		errno = saved;
+		return (-1);
+	}
+	/* A postlogd that does not read holds a worker this long at most. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait));
+	stale = connect(fd, (struct sockaddr *)sa, sizeof(*sa)) < 0;
+	log_host_init();
+	if ((cur = atomic_load(&log_sock)) >= 0) {
+		if (dup3(fd, cur, O_CLOEXEC) < 0) {
+			saved = errno;
+			close(fd);
+			free(sa);
+			errno = saved;
+			return (-1);
+		}
+		close(fd);
+		fd = cur;
+	}
+	free(log_sock_addrs[log_sock_addr_next]);	/* retired long ago */
+	log_sock_addrs[log_sock_addr_next] = sa;
+	log_sock_addr_next = (log_sock_addr_next + 1) % LOG_IDENTS;
+	atomic_store(&log_sock_addr, sa);
+	atomic_store(&log_sock, fd);
+	atomic_store(&log_sock_stale, stale);
+	return (0);
+}
+
+/*
+ * log_check_target - could TARGET take lines now? Syslog: something
+ * listens on /dev/log; postlog: the socket PATH takes a connection.
+ * 0, or -1 (errno). A log file is found out by opening it.
+ */
+int
+log_check_target(int target, const char *path)
+{
+	switch (target) {
+	case LOG_TO_SYSLOG:
+		return (log_unix_probe(LOG_SYSLOG_PATH));
+	case LOG_TO_POSTLOG:
+		return (log_unix_probe(path));
+	default:
+		return (0);
+	}
+}
+
+/*
+ * log_set_target - send lines to TARGET: syslog (opened by log_init),
+ * the file PATH, or the postlog socket PATH. Whatever the target needs
+ * is ready before lines go there. 0, or -1 (errno) and the lines keep
+ * going where they went.
+ */
+int
+log_set_target(int target, const char *path)
+{
+	int	 r = 0;
+
+	pthread_mutex_lock(&log_cfg_lock);
+	switch (target) {
+	case LOG_TO_FILE:
+		r = log_file_open(path);
+		break;
+	case LOG_TO_POSTLOG:
+		r = log_postlog_open(path);
+		break;
+	case LOG_TO_SYSLOG:
+	case LOG_TO_STDERR:
+		break;
+	default:
+		errno = EINVAL;
+		r = -1;
+	}
+	if (r == 0) {
+		atomic_store(&log_dest, target);
+		if (target != LOG_TO_FILE)
+			log_file_park();
+	}
+	pthread_mutex_unlock(&log_cfg_lock);
+	return (r);
+}
+
+int
+log_target(void)
+{
+	return (atomic_load(&log_dest));
+}
+
+/*
+ * log_use_stderr - the chosen target cannot take lines: send them to
+ * stderr. A daemon points its stderr at /dev/null when it detaches, so
+ * the stderr it was started with is kept open (a duplicate): a
+ * terminal, a file, or systemd's journal stream. Not a pipe: whoever
+ * started the daemon may read it to its end (an init script's $(...))
+ * and would wait for as long as the daemon runs. -1 when stderr leads
+ * nowhere that lasts (/dev/null, a pipe, closed) and none was kept.
+ */
+int
+log_use_stderr(void)
+{
+	struct stat st, null;
+	int	 fd;
+
+	pthread_mutex_lock(&log_cfg_lock);
+	if (atomic_load(&log_err_fd) == STDERR_FILENO) {
+		if (fstat(STDERR_FILENO, &st) < 0 || S_ISFIFO(st.st_mode) ||
+		    (S_ISCHR(st.st_mode) && stat("/dev/null", &null) == 0 &&
+		    st.st_rdev == null.st_rdev) ||
+		    (fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0) {
+			pthread_mutex_unlock(&log_cfg_lock);
+			return (-1);
+		}
+		atomic_store(&log_err_fd, fd);
+	}
+	atomic_store(&log_dest, LOG_TO_STDERR);
+	log_file_park();
 	pthread_mutex_unlock(&log_cfg_lock);
 	return (0);
 }
@@ -207,8 +416,12 @@ log_file_check(void)
 	if (stat(path, &named) == 0 && fstat(fd, &open_) == 0 &&
 	    named.st_dev == open_.st_dev && named.st_ino == open_.st_ino)
 		r = 0;
-	else
-		r = log_set_file(path) < 0 ? -1 : 1;
+	else {
+		pthread_mutex_lock(&log_cfg_lock);
+		/* Unless the target changed meanwhile. */
+		r = log_path == NULL ? 0 : log_file_open(path) < 0 ? -1 : 1;
+		pthread_mutex_unlock(&log_cfg_lock);
+	}
 	free(path);
 	return (r);
 }
@@ -327,43 +540,117 @@ log_verbose(void)
 static const char log_trace_prefix[] = "";
 static const char log_fail_prefix[] = "";
 
-/* log_stamp - "Mon DD HH:MM:SS", formatted once a second per thread */
+/*
+ * log_stamp - "Mon DD HH:MM:SS", formatted once a second per thread:
+ * syslog pads the day with a space, Postfix's own logger with a zero.
+ */
 static const char *
-log_stamp(void)
+log_stamp(int zero_day)
 {
 	static __thread time_t last = (time_t)-1;
-	static __thread char stamp[32];
+	static __thread char stamp[2][32];
 	struct tm tm;
 	time_t	 now = time(NULL);
 
 	if (now != last) {
 		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		strftime(stamp[0], sizeof(stamp[0]), "%b %e %H:%M:%S", &tm);
+		strftime(stamp[1], sizeof(stamp[1]), "%b %d %H:%M:%S", &tm);
 		last = now;
 	}
-	return (stamp);
+	return (stamp[zero_day != 0]);
 }
 
-/* log_write_line - one syslog call, or one write(2) of a whole line */
+/*
+ * log_postlog_send - one datagram to postlogd. Sent on the connected
+ * socket, or by name once its peer is gone (Postfix restarted: the name
+ * leads to the new socket). A line that postlogd does not take within
+ * LOG_POSTLOG_WAIT_MS is lost, and so is every line that finds it not
+ * reading while one was lost already (no wait then): counted, with one
+ * warning on stderr and to syslog when the losses start and one in the
+ * log when lines get through again.
+ */
+static void
+log_postlog_send(const char *line, size_t n)
+{
+	const struct sockaddr_un *sa = atomic_load(&log_sock_addr);
+	char	 note[LOG_LINE_MAX];
+	ssize_t	 r = -1;
+	int	 fd = atomic_load(&log_sock), flags = MSG_NOSIGNAL, err, len;
+
+	if (atomic_load(&log_sock_down))
+		flags |= MSG_DONTWAIT;
+	if (!atomic_load(&log_sock_stale)) {
+		r = send(fd, line, n, flags);
+		if (r < 0 && (errno == ECONNREFUSED || errno == ENOTCONN ||
+		    errno == ECONNRESET))
+			atomic_store(&log_sock_stale, 1);
+	}
+	if (r < 0 && atomic_load(&log_sock_stale) && sa != NULL)
+		r = sendto(fd, line, n, flags, (const struct sockaddr *)sa,
+		    sizeof(*sa));
+	if (r >= 0) {
+		if (atomic_load(&log_sock_down) && atomic_exchange(&log_sock_down, 0)) {
+			snprintf(note, sizeof(note), "warning: %lu log lines were "
+			    "lost while the postlog socket %s did not take them",
+			    atomic_exchange(&log_sock_lost, 0), sa ? sa->sun_path : "");
+			log_write_line(LOG_WARNING, note);
+		}
+		return;
+	}
+	err = errno;
+	atomic_fetch_add(&log_sock_lost, 1);
+	if (atomic_exchange(&log_sock_down, 1))
+		return;
+	len = snprintf(note, sizeof(note), "%s %s[%ld]: warning: postlog socket "
+	    "%s: %s; log lines are lost until it takes them again\n",
+	    log_stamp(0), atomic_load(&log_ident), atomic_load(&log_pid),
+	    sa ? sa->sun_path : "", strerror(err));
+	if (len > 0 && (size_t)len < sizeof(note))
+		(void)!write(atomic_load(&log_err_fd), note, (size_t)len);
+	syslog(LOG_WARNING, "warning: postlog socket %s: %s; log lines are "
+	    "lost until it takes them again", sa ? sa->sun_path : "",
+	    strerror(err));
+}
+
+/*
+ * log_write_line - one syslog call, one datagram to postlogd, or one
+ * write(2) of a whole line
+ */
 static void
 log_write_line(int prio, const char *msg)
 {
 	char	 line[LOG_LINE_MAX + 192];
 	size_t	 n;
-	int	 fd, to_stderr = atomic_load(&log_to_stderr);
+	int	 fd, dest = atomic_load(&log_dest);
 
-	fd = to_stderr ? STDERR_FILENO : atomic_load(&log_fd);
-	if (fd < 0) {
+	switch (dest) {
+	case LOG_TO_SYSLOG:
 		syslog(prio, "%s", msg);
 		return;
-	}
-	if (to_stderr)
-		n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n",
-		    log_stamp(), atomic_load(&log_ident), atomic_load(&log_pid), msg);
-	else
-		n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
-		    log_stamp(), log_host, atomic_load(&log_ident),
+	case LOG_TO_POSTLOG:
+		/* What Postfix's programs send: no newline, postlogd adds it. */
+		n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s",
+		    log_stamp(1), log_host, atomic_load(&log_ident),
 		    atomic_load(&log_pid), msg);
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		log_postlog_send(line, n);
+		return;
+	case LOG_TO_FILE:
+		if ((fd = atomic_load(&log_fd)) >= 0) {
+			n = (size_t)snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n",
+			    log_stamp(0), log_host, atomic_load(&log_ident),
+			    atomic_load(&log_pid), msg);
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		fd = atomic_load(&log_err_fd);
+		n = (size_t)snprintf(line, sizeof(line), "%s %s[%ld]: %s\n",
+		    log_stamp(0), atomic_load(&log_ident), atomic_load(&log_pid), msg);
+		break;
+	}
 	if (n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';

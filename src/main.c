@@ -46,6 +46,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "privsep.h"
 #include "session.h"
 #include "scache.h"
 #include "snapshot.h"
@@ -93,10 +94,12 @@ static char	main_chroot_dir[PATH_MAX];	/* set once chrooted */
 static char	main_log_ident[128];	/* syslog ident and facility in use */
 static int	main_log_fac = -1;
 
+/* main_usage - to stdout with exit 0 when asked for (-h), else stderr and 2 */
 static void __attribute__((noreturn))
-main_usage(void)
+main_usage(int asked)
 {
-	fprintf(stderr, "usage: tlsproxy [-c FILE] [-f] [-n] [-t] [-d] [-v]\n"
+	fprintf(asked ? stdout : stderr,
+	    "usage: tlsproxy [-c FILE] [-f] [-n] [-t] [-d] [-v] [-h]\n"
 	    "       tlsproxy [-c FILE] -s reload|stop|status\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -f       stay in the foreground, log to stderr\n"
@@ -105,17 +108,47 @@ main_usage(void)
 	    "           keys, cipher and protocol lists), bind nothing, exit\n"
 	    "  -d       print every parameter's default, exit\n"
 	    "  -v       verbose logging\n"
-	    "  -s CMD   signal the running daemon (pid file): reload, stop, status\n",
+	    "  -s CMD   signal the running daemon (pid file): reload, stop, status\n"
+	    "  -h       this help\n",
 	    TLSPROXY_SYSCONFDIR "/tlsproxy.conf");
-	exit(2);
+	exit(asked ? 0 : 2);
 }
 
-/* main_log_setup - ident "<syslog_name>/tlsproxy", facility from config */
+/*
+ * main_log_service - where the configuration sends log lines:
+ * tlsproxy_log_service, where the default "syslog" with a non-empty
+ * tlsproxy_log_file means the file (as before that parameter existed).
+ * -1 and a message when "file" has no file to write to.
+ */
+static int
+main_log_service(const struct cfg *cfg, char *err, size_t errlen)
+{
+	const char *svc = cfg_str(cfg, "tlsproxy_log_service");
+	const char *file = cfg_str(cfg, "tlsproxy_log_file");
+
+	if (strcmp(svc, "postlog") == 0)
+		return (LOG_TO_POSTLOG);
+	if (strcmp(svc, "file") == 0 && *file == '\0') {
+		snprintf(err, errlen, "tlsproxy_log_service = file needs "
+		    "tlsproxy_log_file");
+		return (-1);
+	}
+	return (*file != '\0' ? LOG_TO_FILE : LOG_TO_SYSLOG);
+}
+
+/*
+ * main_log_setup - ident "<syslog_name>/tlsproxy", facility and target
+ * from config. Called before the daemon detaches (to_stderr 0 unless
+ * -f), so that a target that cannot take lines falls back to the
+ * stderr the daemon was started with, and on reload.
+ */
 static void
 main_log_setup(const struct cfg *cfg, int to_stderr)
 {
-	char	 ident[128];
-	int	 fac;
+	static int configured = -1;	/* the target last asked for */
+	char	 ident[128], err[256];
+	const char *path = "";
+	int	 fac, svc, asked, saved;
 
 	snprintf(ident, sizeof(ident), "%s/tlsproxy", cfg_str(cfg, "syslog_name"));
 	if ((fac = log_facility_code(cfg_str(cfg, "syslog_facility"))) < 0)
@@ -130,17 +163,68 @@ main_log_setup(const struct cfg *cfg, int to_stderr)
 		    "after a restart (tlsproxy_chroot)");
 	}
 	log_set_rate_limit((int)cfg_int(cfg, "tlsproxy_log_rate_limit"));
-	/* (Re)open the log file: SIGHUP after rotation starts a new one. */
-	if (!to_stderr && log_set_file(cfg_str(cfg, "tlsproxy_log_file")) < 0) {
-		if (main_chroot_dir[0] != '\0')
+	/* Refused before a start or reload gets here (main_check, main_reload). */
+	if ((svc = main_log_service(cfg, err, sizeof(err))) < 0)
+		fatalx("%s: %s", main_conf_path, err);
+	if (to_stderr)
+		return;			/* -f, or not yet detaching */
+	if (svc == LOG_TO_FILE)
+		path = cfg_str(cfg, "tlsproxy_log_file");
+	else if (svc == LOG_TO_POSTLOG)
+		path = cfg_str(cfg, "tlsproxy_postlog_socket");
+	asked = svc;
+
+	if (main_chroot_dir[0] != '\0') {
+		/* /dev/log and the postlog socket are out of reach by name. */
+		if (svc != configured)
+			log_warnx("tlsproxy_log_service changes take effect after "
+			    "a restart (tlsproxy_chroot)");
+		/* (Re)open the log file: SIGHUP after rotation starts a new one. */
+		else if (svc == LOG_TO_FILE && log_target() == LOG_TO_FILE &&
+		    log_set_target(LOG_TO_FILE, path) < 0)
 			log_warnx("cannot reopen tlsproxy_log_file %s inside "
 			    "tlsproxy_chroot %s: %s; logging on to the file "
-			    "opened at startup", cfg_str(cfg, "tlsproxy_log_file"),
-			    main_chroot_dir, strerror(errno));
-		else
-			log_warn("cannot open tlsproxy_log_file %s", cfg_str(cfg,
-			    "tlsproxy_log_file"));
+			    "opened at startup", path, main_chroot_dir,
+			    strerror(errno));
+		return;
 	}
+	if (log_check_target(svc, path) == 0 && log_set_target(svc, path) == 0) {
+		configured = asked;
+		return;
+	}
+	saved = errno;
+	if (svc == LOG_TO_SYSLOG)
+		snprintf(err, sizeof(err), "no syslog daemon listens on %s: %s",
+		    LOG_SYSLOG_PATH, strerror(saved));
+	else if (svc == LOG_TO_POSTLOG)
+		snprintf(err, sizeof(err), "tlsproxy_postlog_socket %s: %s "
+		    "(is Postfix running, with a postlog service in master.cf?)",
+		    path, strerror(saved));
+	else
+		snprintf(err, sizeof(err), "cannot open tlsproxy_log_file %s: %s",
+		    path, strerror(saved));
+	/*
+	 * Lines are never dropped without a word: to the stderr of the
+	 * start, kept open. Where there is none to keep (/dev/null, a
+	 * pipe), a reload keeps the target that works, and a start says
+	 * so while stderr is still read, then uses the target anyway (a
+	 * syslog daemon or postlogd that comes up later gets the lines;
+	 * instead of a file that cannot be opened, syslog, as before).
+	 */
+	if (log_use_stderr() == 0)
+		log_warnx("%s; logging to stderr", err);
+	else if (configured >= 0)
+		log_warnx("%s; logging on as before", err);
+	else {
+		if (svc == LOG_TO_FILE)
+			svc = LOG_TO_SYSLOG;
+		log_warnx("%s; lines may be lost: stderr is not kept once "
+		    "the daemon detaches (it is /dev/null or a pipe)", err);
+		if (log_set_target(svc, path) < 0)
+			log_warn("cannot log to tlsproxy_log_service %s",
+			    cfg_str(cfg, "tlsproxy_log_service"));
+	}
+	configured = asked;
 }
 
 /*
@@ -281,6 +365,11 @@ main_pidfile_remove(void)
 
 	if (main_pidfd < 0)
 		return;
+	/* The privileged helper removes it when we are gone (privsep.h). */
+	if (priv_active()) {
+		sys_close(&main_pidfd);
+		return;
+	}
 	if (main_pidfile_reach[0] != '\0' && fstat(main_pidfd, &ours) == 0 &&
 	    stat(main_pidfile_reach, &now) == 0 && ours.st_dev == now.st_dev &&
 	    ours.st_ino == now.st_ino && unlink(main_pidfile_reach) == 0) {
@@ -373,18 +462,30 @@ main_stats_render(char *buf, size_t len)
 {
 	struct scache_stats st;
 	unsigned int queued = 0, busy = 0;
-	size_t	 n;
 
 	if (main_wq != NULL)
 		workq_counts(main_wq, &queued, &busy);
 	scache_get_stats(main_cache, &st);
-	n = (size_t)snprintf(buf, len, "sessions_live %u\nsessions_parked %u\n"
-	    "workers_busy %u\nqueue_waiting %u\ncache_entries %zu\n"
-	    "cache_bytes %zu\n", sess_live(), sess_parked(), busy, queued,
-	    st.entries, st.bytes);
-	if (n >= len)
-		return (len);
-	return (n + stats_render(buf + n, len - n));
+	{
+		/* Names are an interface: see tlsproxy(8), STATISTICS. */
+		const struct stats_gauge gauges[] = {
+			{ "sessions_live", "Live sessions, working or parked.",
+			    sess_live() },
+			{ "sessions_parked",
+			    "Sessions waiting for the network without a worker.",
+			    sess_parked() },
+			{ "workers_busy", "Worker threads running a session.", busy },
+			{ "queue_waiting", "Sessions queued for a worker thread.",
+			    queued },
+			{ "cache_entries", "Sessions in the server session cache.",
+			    st.entries },
+			{ "cache_bytes", "Size of the server session cache.",
+			    st.bytes },
+		};
+
+		return (stats_render(buf, len, gauges,
+		    sizeof(gauges) / sizeof(gauges[0])));
+	}
 }
 
 /* main_log_cache - the session cache's own counters */
@@ -438,6 +539,8 @@ main_check(struct cfg *cfg, int quiet)
 	if ((snap = snap_build(cfg, cache, err, sizeof(err))) == NULL)
 		fprintf(stderr, "tlsproxy: %s\n", err);
 	else if (main_tickets(snap->cfg, err, sizeof(err)) < 0)
+		fprintf(stderr, "tlsproxy: %s: %s\n", main_conf_path, err);
+	else if (main_log_service(snap->cfg, err, sizeof(err)) < 0)
 		fprintf(stderr, "tlsproxy: %s: %s\n", main_conf_path, err);
 	else if (cfg_listener_count(snap->cfg) == 0)
 		fprintf(stderr, "tlsproxy: %s: no listeners configured "
@@ -496,10 +599,14 @@ main_log_tls_off(const struct snap *snap)
 static void
 main_reload_failed(void)
 {
-	if (main_chroot_dir[0] != '\0')
+	if (main_chroot_dir[0] != '\0' && !priv_active())
 		log_warnx("reload failed; keeping the running configuration "
 		    "(inside tlsproxy_chroot %s every file is looked up below it)",
 		    main_chroot_dir);
+	else if (main_chroot_dir[0] != '\0')
+		log_warnx("reload failed; keeping the running configuration "
+		    "(inside tlsproxy_chroot %s, CA files and directories are "
+		    "looked up below it)", main_chroot_dir);
 	else
 		log_warnx("reload failed; keeping the running configuration");
 }
@@ -514,9 +621,11 @@ main_reload(const struct cfg *running)
 	char	*errbuf = NULL, err[512];
 	size_t	 errlen = 0, n, i;
 	FILE	*errs;
+	int	 fd;
 
 	log_info("reloading configuration from %s", main_conf_path);
-	if (main_chroot_dir[0] != '\0' && access(main_conf_path, R_OK) < 0) {
+	if (!priv_active() && main_chroot_dir[0] != '\0' &&
+	    access(main_conf_path, R_OK) < 0) {
 		log_warnx("reload is not possible inside tlsproxy_chroot %s: "
 		    "%s: %s; keeping the running configuration (restart "
 		    "tlsproxy to apply changes)", main_chroot_dir, main_conf_path,
@@ -527,7 +636,13 @@ main_reload(const struct cfg *running)
 		log_warn("reload: open_memstream");
 		return (-1);
 	}
-	cfg = cfg_load(main_conf_path, errs);
+	/* Through the helper, if any: the file may be root's, or outside the chroot. */
+	if (priv_active()) {
+		if ((fd = priv_open_file(main_conf_path, err, sizeof(err))) < 0)
+			fprintf(errs, "%s: cannot open: %s\n", main_conf_path, err);
+		cfg = fd < 0 ? NULL : cfg_load_fd(main_conf_path, fd, errs);
+	} else
+		cfg = cfg_load(main_conf_path, errs);
 	fclose(errs);
 	if (cfg == NULL) {
 		main_log_lines(errbuf);
@@ -544,6 +659,12 @@ main_reload(const struct cfg *running)
 	if (cfg_listener_count(snap->cfg) == 0) {
 		log_warnx("%s: no listeners configured (tlsproxy_listeners)",
 		    main_conf_path);
+		main_reload_failed();
+		snap_unref(snap);
+		return (-1);
+	}
+	if (main_log_service(snap->cfg, err, sizeof(err)) < 0) {
+		log_warnx("%s: %s", main_conf_path, err);
 		main_reload_failed();
 		snap_unref(snap);
 		return (-1);
@@ -804,6 +925,19 @@ main_drop_privileges(const struct cfg *cfg, const char *root)
 			gid = gr->gr_gid;
 		}
 	}
+	/*
+	 * Keys and sockets for reloads come from a helper that stays root
+	 * (privsep.h); it must not keep the listeners open.
+	 */
+	if (pw != NULL && uid != 0) {
+		int	 fds[MAIN_MAX_LISTENERS];
+		size_t	 i;
+
+		for (i = 0; i < main_nlsts; i++)
+			fds[i] = main_lsts[i]->fd;
+		if (priv_start(main_conf_path, fds, main_nlsts) < 0)
+			fatal("cannot start the privileged helper");
+	}
 	if (*root != '\0') {
 		main_chroot(root);
 		if (*cfg_str(cfg, "tlsproxy_tls_ticket_key_file") != '\0' &&
@@ -829,6 +963,10 @@ main_drop_privileges(const struct cfg *cfg, const char *root)
 		fatalx("privilege drop to %s did not stick", user);
 	/* No core dumps of key material; setuid() cleared it already, be explicit. */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* The daemon does not outlive its helper (set after setuid, which clears it). */
+	if (priv_active() && (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 ||
+	    getppid() == 1))
+		fatalx("the privileged helper is gone");
 	log_info("running as user %s (uid %ld, gid %ld)", user, (long)uid,
 	    (long)gid);
 }
@@ -947,15 +1085,17 @@ main(int argc, char **argv)
 		case 's':
 			if (strcmp(optarg, "reload") != 0 && strcmp(optarg, "stop") != 0 &&
 			    strcmp(optarg, "status") != 0)
-				main_usage();
+				main_usage(0);
 			opt_s = optarg;
 			break;
+		case 'h':
+			main_usage(1);
 		default:
-			main_usage();
+			main_usage(0);
 		}
 	}
 	if (optind != argc)
-		main_usage();
+		main_usage(0);
 	if (opt_d) {
 		cfg_print_defaults(stdout);
 		return (0);
@@ -1014,8 +1154,9 @@ main(int argc, char **argv)
 	snap_install(snap_ref(snap));
 
 	if (!main_foreground) {
-		main_daemonize();
+		/* While stderr is still the start's: a fallback can keep it. */
 		main_log_setup(snap->cfg, 0);
+		main_daemonize();
 	}
 	if (main_pidfd >= 0)
 		main_pidfile_write();

@@ -79,6 +79,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "privsep.h"
 #include "sni_map.h"
 
 #define SNI_MAGIC	0x534e494dU	/* "SNIM" */
@@ -372,9 +373,9 @@ sni_text_read(const char *path, size_t *sizep, char *err, size_t errlen)
 	ssize_t		 r;
 	int		 fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		sni_err(err, errlen, "texthash:%s: cannot open: %s", path,
-		    sni_strerror(errno, ebuf, sizeof(ebuf)));
+	/* Through the privileged helper, if there is one (privsep.h). */
+	if ((fd = priv_open_file(path, ebuf, sizeof(ebuf))) == -1) {
+		sni_err(err, errlen, "texthash:%s: cannot open: %s", path, ebuf);
 		return (NULL);
 	}
 	if (fstat(fd, &st) == -1)

@@ -8,9 +8,18 @@
  *	Relaxed C11 atomic counters, cheap enough for hot paths; no lock.
  *	stats_log() writes them all on one log line each group (SIGUSR1,
  *	shutdown), then one line per listener; stats_get() reads one
- *	(tests, stats socket). stats_render() gives the stats socket's
- *	text: "name value" lines, per-listener ones in Prometheus' label
- *	syntax, e.g. listener_sessions{listener="127.0.0.1:465"} 12.
+ *	(tests), stats_name() gives its short name (the log line's).
+ *
+ *	stats_render() gives the stats socket's answer in Prometheus' text
+ *	exposition format: the caller's gauges, then every counter, then
+ *	the per-listener ones, each with "# HELP" and "# TYPE" lines.
+ *	The names are stable (tlsproxy(8), STATISTICS): a counter is
+ *	tlsproxy_NAME_total where NAME is its short name, a gauge
+ *	tlsproxy_NAME, a listener's tlsproxy_listener_NAME[_total] with a
+ *	listener="label" label, e.g.
+ *	tlsproxy_listener_sessions_total{listener="127.0.0.1:465"} 12.
+ *	Only whole metric families are written: one that does not fit in
+ *	the buffer and all after it are left out (and a warning logged).
  */
 #ifndef TLSPROXY_STATS_H
 #define TLSPROXY_STATS_H
@@ -99,7 +108,15 @@ extern _Atomic uint64_t stats_counters[STAT_NCOUNTERS];
 uint64_t	 stats_get(enum stat_id);
 const char	*stats_name(enum stat_id);
 void		 stats_log(void);
-/* Every counter as "name value\n" lines into buf; returns the length used. */
-size_t		 stats_render(char *buf, size_t len);
+/* A gauge that the caller samples for the stats socket. */
+struct stats_gauge {
+	const char	*name;		/* short name: tlsproxy_NAME */
+	const char	*help;		/* one line, no backslash */
+	uint64_t	 value;
+};
+
+/* The stats socket's answer into buf; returns the length used (<= len). */
+size_t		 stats_render(char *buf, size_t len,
+		    const struct stats_gauge *gauges, size_t ngauges);
 
 #endif

@@ -106,6 +106,7 @@
 #include <openssl/rand.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "stats.h"
 #include "sys.h"
 #include "tickets.h"
@@ -612,11 +613,9 @@ tkey_load(const char *path, EVP_CIPHER *c, struct tkey_key *keys,
 	ssize_t	 r;
 	int	 fd, rc = -1;
 
-	/* O_NONBLOCK: a FIFO in its place must not hang the daemon. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0) {
-		tkey_err(err, errlen, "ticket key file %s: %s", path,
-		    tkey_strerror(errno, ebuf, sizeof(ebuf)));
+	/* Through the privileged helper, if there is one (privsep.h). */
+	if ((fd = priv_open_file(path, ebuf, sizeof(ebuf))) < 0) {
+		tkey_err(err, errlen, "ticket key file %s: %s", path, ebuf);
 		return (-1);
 	}
 	if (fstat(fd, &sb) < 0) {

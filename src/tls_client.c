@@ -31,6 +31,7 @@
 #include "sys.h"
 #include "tls_client.h"
 #include "tls_common.h"
+#include "tls_files.h"
 #include "tls_props.h"
 #include "tls_server.h"
 
@@ -281,39 +282,6 @@ tlsc_set_groups(SSL_CTX *ctx, const char *curves, char *err, size_t errlen)
 	return (0);
 }
 
-/* tlsc_load_pair - one client certificate chain file and its key */
-static int
-tlsc_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what,
-    char *err, size_t errlen)
-{
-	char	 ebuf[256];
-
-	if (*cert == '\0' && *key == '\0')
-		return (0);
-	if (*cert == '\0' || *key == '\0') {
-		snprintf(err, errlen, "%s client certificate and key must be set "
-		    "together (certificate \"%s\", key \"%s\")", what, cert, key);
-		return (-1);
-	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(err, errlen, "cannot load %s client certificate chain from "
-		    "%s: %s", what, cert, tls_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		snprintf(err, errlen, "cannot load %s client private key from %s: %s",
-		    what, key, tls_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "%s client private key in %s does not match "
-		    "the certificate in %s", what, key, cert);
-		ERR_clear_error();
-		return (-1);
-	}
-	return (0);
-}
-
 /* tlsc_build - a fresh client SSL_CTX from p */
 static SSL_CTX *
 tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
@@ -322,13 +290,17 @@ tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
 	SSL_CTX	*ctx;
 	uint64_t mask;
 	char	 ebuf[256], files[2048], *tok, *save;
+	int	 bad_key;
 
 	if ((md = EVP_get_digestbyname(p->mdalg)) == NULL) {
 		snprintf(err, errlen, "unsupported fingerprint digest \"%s\"", p->mdalg);
 		return (NULL);
 	}
-	if (tlss_workaround_mask(p->disable_workarounds, &mask, err, errlen) < 0)
+	if (tlss_workaround_mask(p->disable_workarounds, &mask, ebuf,
+	    sizeof(ebuf)) < 0) {
+		snprintf(err, errlen, "tls_disable_workarounds: %s", ebuf);
 		return (NULL);
+	}
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		snprintf(err, errlen, "cannot allocate client SSL_CTX: %s",
@@ -368,20 +340,22 @@ tlsc_build(const struct tlsc_init_props *p, char *err, size_t errlen)
 		goto fail;
 	}
 
-	if (tlsc_load_pair(ctx, p->cert_file, p->key_file, "RSA", err, errlen) < 0 ||
-	    tlsc_load_pair(ctx, p->eccert_file, p->eckey_file, "ECDSA", err,
+	if (tlsf_load_pair(ctx, p->cert_file, p->key_file, "RSA", &bad_key, err,
 	    errlen) < 0 ||
-	    tlsc_load_pair(ctx, p->dcert_file, p->dkey_file, "DSA", err, errlen) < 0)
+	    tlsf_load_pair(ctx, p->eccert_file, p->eckey_file, "ECDSA", &bad_key, err,
+	    errlen) < 0 ||
+	    tlsf_load_pair(ctx, p->dcert_file, p->dkey_file, "DSA", &bad_key, err,
+	    errlen) < 0)
 		goto fail;
 	if (strlen(p->chain_files) >= sizeof(files)) {
 		snprintf(err, errlen, "chain file list too long");
 		goto fail;
 	}
-	/* Each chain file: one private key and its certificate chain. */
+	/* Each chain file: key + chain groups, by Postfix's rule. */
 	strcpy(files, p->chain_files);
 	for (tok = strtok_r(files, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save))
-		if (tlsc_load_pair(ctx, tok, tok, "chain file", err, errlen) < 0)
+		if (tlsf_load_chain_file(ctx, tok, err, errlen) < 0)
 			goto fail;
 
 	if (tlsc_set_groups(ctx, p->curves, err, errlen) < 0)

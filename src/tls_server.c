@@ -26,6 +26,7 @@
 #include "stats.h"
 #include "sys.h"
 #include "tls_common.h"
+#include "tls_files.h"
 #include "tickets.h"
 #include "tls_server.h"
 
@@ -196,7 +197,7 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 
 	*mask = 0;
 	if (strlen(spec) >= sizeof(buf)) {
-		snprintf(err, errlen, "tls_disable_workarounds: value too long");
+		snprintf(err, errlen, "value too long");
 		return (-1);
 	}
 	strcpy(buf, spec);
@@ -206,7 +207,7 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 			errno = 0;
 			v = strtoull(tok, &end, 16);
 			if (errno != 0 || *end != '\0' || end == tok + 2) {
-				snprintf(err, errlen, "tls_disable_workarounds: bad bit "
+				snprintf(err, errlen, "bad bit "
 				    "mask \"%s\"", tok);
 				return (-1);
 			}
@@ -217,7 +218,7 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 			if (strcasecmp(tok, tlss_workarounds[i].name) == 0)
 				break;
 		if (i == sizeof(tlss_workarounds) / sizeof(tlss_workarounds[0])) {
-			snprintf(err, errlen, "tls_disable_workarounds: unknown "
+			snprintf(err, errlen, "unknown "
 			    "workaround \"%s\" (known: CRYPTOPRO_TLSEXT_BUG, "
 			    "DONT_INSERT_EMPTY_FRAGMENTS, LEGACY_SERVER_CONNECT, "
 			    "TLSEXT_PADDING, ... or a 0x bit mask)", tok);
@@ -227,236 +228,6 @@ tlss_workaround_mask(const char *spec, uint64_t *mask, char *err, size_t errlen)
 	}
 	*mask &= (uint64_t)SSL_OP_ALL;
 	return (0);
-}
-
-/* tlss_check_key_file - private keys must be readable by us, not by everyone */
-static int
-tlss_check_key_file(const char *path, const char *desc, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0 || access(path, R_OK) < 0) {
-		snprintf(err, errlen, "cannot read %s %s: %s", desc, path,
-		    strerror(errno));
-		return (-1);
-	}
-	if (st.st_mode & S_IROTH) {
-		snprintf(err, errlen, "%s %s is readable by everyone (mode %04o); "
-		    "refusing to use it: chmod o-r %s", desc, path,
-		    (unsigned int)(st.st_mode & 07777), path);
-		return (-1);
-	}
-	return (0);
-}
-
-/* tlss_load_pair - load one certificate chain file and its key */
-static int
-tlss_load_pair(SSL_CTX *ctx, const char *cert, const char *key, const char *what,
-    char *err, size_t errlen)
-{
-	char	 ebuf[256], desc[64];
-	EVP_PKEY *pkey;
-	BIO	*bio;
-
-	if (*cert == '\0' && *key == '\0')
-		return (0);
-	if (*cert == '\0' || *key == '\0') {
-		snprintf(err, errlen, "%s certificate and key must be set together "
-		    "(certificate \"%s\", key \"%s\")", what, cert, key);
-		return (-1);
-	}
-	snprintf(desc, sizeof(desc), "%s private key file", what);
-	if (tlss_check_key_file(key, desc, err, errlen) < 0)
-		return (-1);
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(err, errlen, "cannot load %s certificate chain from %s: %s",
-		    what, cert, tls_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	if ((bio = BIO_new_file(key, "r")) == NULL ||
-	    (pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
-		BIO_free(bio);
-		snprintf(err, errlen, "cannot load %s private key from %s: %s",
-		    what, key, tls_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	BIO_free(bio);
-	/* Check ourselves first, for a message that names both files. */
-	if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), pkey) != 1 ||
-	    SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
-		EVP_PKEY_free(pkey);
-		ERR_clear_error();
-		snprintf(err, errlen, "%s private key in %s does not match the "
-		    "certificate in %s", what, key, cert);
-		return (-1);
-	}
-	EVP_PKEY_free(pkey);
-	return (1);
-}
-
-/* One PEM object of a chain file, in file order. */
-struct tlss_pem {
-	X509	*cert;		/* owned, or NULL */
-	EVP_PKEY *key;		/* owned, or NULL */
-};
-
-/* tlss_read_pems - every certificate and private key of a PEM file, in order */
-static int
-tlss_read_pems(const char *path, struct tlss_pem **out, size_t *nout,
-    char *err, size_t errlen)
-{
-	struct tlss_pem *v = NULL, *nv;
-	unsigned char *data = NULL;
-	const unsigned char *p;
-	char	*name = NULL, *header = NULL, ebuf[256];
-	long	 len;
-	size_t	 n = 0;
-	BIO	*bio;
-
-	if ((bio = BIO_new_file(path, "r")) == NULL) {
-		snprintf(err, errlen, "cannot open chain file %s: %s", path,
-		    tls_errstr(ebuf, sizeof(ebuf)));
-		return (-1);
-	}
-	while (PEM_read_bio(bio, &name, &header, &data, &len) == 1) {
-		if ((nv = realloc(v, (n + 1) * sizeof(*v))) == NULL)
-			goto oom;
-		v = nv;
-		v[n].cert = NULL;
-		v[n].key = NULL;
-		p = data;
-		if (strcmp(name, "CERTIFICATE") == 0 ||
-		    strcmp(name, "TRUSTED CERTIFICATE") == 0) {
-			v[n].cert = d2i_X509(NULL, &p, len);
-		} else if (strstr(name, "PRIVATE KEY") != NULL &&
-		    strstr(name, "ENCRYPTED") == NULL) {
-			v[n].key = d2i_AutoPrivateKey(NULL, &p, len);
-		} else {
-			/* Parameters and the like: not part of a chain. */
-			OPENSSL_free(name);
-			OPENSSL_free(header);
-			OPENSSL_free(data);
-			name = header = NULL;
-			data = NULL;
-			continue;
-		}
-		if (v[n].cert == NULL && v[n].key == NULL) {
-			snprintf(err, errlen, "chain file %s: cannot decode %s #%zu: %s",
-			    path, name, n + 1, tls_errstr(ebuf, sizeof(ebuf)));
-			goto fail;
-		}
-		n++;
-		OPENSSL_free(name);
-		OPENSSL_free(header);
-		OPENSSL_cleanse(data, (size_t)len);
-		OPENSSL_free(data);
-		name = header = NULL;
-		data = NULL;
-	}
-	ERR_clear_error();		/* the normal end-of-file "no start line" */
-	BIO_free(bio);
-	*out = v;
-	*nout = n;
-	return (0);
-oom:
-	snprintf(err, errlen, "out of memory");
-fail:
-	OPENSSL_free(name);
-	OPENSSL_free(header);
-	OPENSSL_free(data);
-	BIO_free(bio);
-	while (n-- > 0) {
-		X509_free(v[n].cert);
-		EVP_PKEY_free(v[n].key);
-	}
-	free(v);
-	return (-1);
-}
-
-/* tlss_pem_matches - is object i a certificate for key? */
-static int
-tlss_pem_matches(const struct tlss_pem *v, size_t n, size_t i, EVP_PKEY *key)
-{
-	int	 ok;
-
-	if (i >= n || v[i].cert == NULL)
-		return (0);
-	ok = X509_check_private_key(v[i].cert, key) == 1;
-	ERR_clear_error();
-	return (ok);
-}
-
-/*
- * tlss_load_chain_file - every key + chain group of one PEM file.
- * Postfix's rule: each key is immediately preceded or followed by its
- * certificate, then come that certificate's issuers, up to the next
- * key (or the certificate that goes with the next key).
- */
-static int
-tlss_load_chain_file(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
-{
-	STACK_OF(X509) *chain = NULL;
-	struct tlss_pem *v = NULL;
-	X509	*leaf;
-	char	 ebuf[256];
-	size_t	 n = 0, i, j, leaf_at;
-	int	 loaded = 0, rc = -1;
-
-	if (tlss_check_key_file(path, "chain file", err, errlen) < 0 ||
-	    tlss_read_pems(path, &v, &n, err, errlen) < 0)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (v[i].key == NULL)
-			continue;
-		if (i > 0 && tlss_pem_matches(v, n, i - 1, v[i].key))
-			leaf_at = i - 1;		/* "cert, key" order */
-		else if (tlss_pem_matches(v, n, i + 1, v[i].key))
-			leaf_at = i + 1;		/* "key, cert" order */
-		else {
-			snprintf(err, errlen, "chain file %s: private key #%d is not "
-			    "next to its certificate", path, loaded + 1);
-			goto done;
-		}
-		leaf = v[leaf_at].cert;
-		if ((chain = sk_X509_new_null()) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto done;
-		}
-		for (j = (leaf_at > i ? leaf_at : i) + 1; j < n; j++) {
-			if (v[j].cert == NULL)
-				break;		/* the next key */
-			/* A certificate right before its own key starts the next group. */
-			if (j + 1 < n && v[j + 1].key != NULL &&
-			    tlss_pem_matches(v, n, j, v[j + 1].key))
-				break;
-			if (sk_X509_push(chain, v[j].cert) == 0) {
-				snprintf(err, errlen, "out of memory");
-				goto done;
-			}
-		}
-		if (SSL_CTX_use_cert_and_key(ctx, leaf, v[i].key, chain, 1) != 1) {
-			snprintf(err, errlen, "chain file %s: cannot use key #%d with "
-			    "its certificate chain: %s", path, loaded + 1,
-			    tls_errstr(ebuf, sizeof(ebuf)));
-			goto done;
-		}
-		sk_X509_free(chain);
-		chain = NULL;
-		loaded++;
-	}
-	if (loaded == 0) {
-		snprintf(err, errlen, "chain file %s holds no private key", path);
-		goto done;
-	}
-	rc = loaded;
-done:
-	sk_X509_free(chain);		/* the certificates belong to v */
-	for (i = 0; i < n; i++) {
-		X509_free(v[i].cert);
-		EVP_PKEY_free(v[i].key);
-	}
-	free(v);
-	return (rc);
 }
 
 /* tlss_info_cb - loglevel >= 2: handshake progress, as Postfix does */
@@ -597,7 +368,7 @@ tlss_set_groups(SSL_CTX *ctx, const char *curves, const char *ffdhe, char *err,
 	SSL_CTX	*probe;
 
 	if (strlen(curves) >= 1024 || strlen(ffdhe) >= 1024) {
-		snprintf(err, errlen, "tls_eecdh_auto_curves: value too long");
+		snprintf(err, errlen, "value too long");
 		return (-1);
 	}
 	if ((probe = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -609,7 +380,7 @@ tlss_set_groups(SSL_CTX *ctx, const char *curves, const char *ffdhe, char *err,
 	    &n);
 	if (n == 0) {
 		SSL_CTX_free(probe);
-		snprintf(err, errlen, "tls_eecdh_auto_curves: no supported group in "
+		snprintf(err, errlen, "no supported group in "
 		    "\"%s\"", curves);
 		return (-1);
 	}
@@ -617,7 +388,7 @@ tlss_set_groups(SSL_CTX *ctx, const char *curves, const char *ffdhe, char *err,
 	    &n);
 	SSL_CTX_free(probe);
 	if (SSL_CTX_set1_groups_list(ctx, list) != 1) {
-		snprintf(err, errlen, "tls_eecdh_auto_curves: cannot use \"%s\"", list);
+		snprintf(err, errlen, "cannot use the groups \"%s\"", list);
 		ERR_clear_error();
 		return (-1);
 	}
@@ -636,11 +407,8 @@ tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
 		SSL_CTX_set_dh_auto(ctx, 1);
 		return (0);
 	}
-	if ((bio = BIO_new_file(file, "r")) == NULL) {
-		snprintf(err, errlen, "cannot open DH parameter file %s: %s", file,
-		    tls_errstr(ebuf, sizeof(ebuf)));
+	if ((bio = tlsf_open(file, "DH parameter file", 0, err, errlen)) == NULL)
 		return (-1);
-	}
 	dh = PEM_read_bio_Parameters(bio, NULL);
 	BIO_free(bio);
 	/* OpenSSL 3 "dhparam -dsaparam" writes X9.42 (DHX) parameters. */
@@ -666,19 +434,23 @@ tlss_set_dh(SSL_CTX *ctx, const char *file, char *err, size_t errlen)
  */
 static SSL_CTX *
 tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_only,
-    int *ncerts, char *err, size_t errlen)
+    int *ncerts, enum tlss_field *bad, char *err, size_t errlen)
 {
 	struct tls_protocols prot;
 	STACK_OF(X509_NAME) *cas;
 	SSL_CTX	*ctx;
 	uint64_t mask;
 	char	 ebuf[256], files[2048], *tok, *save;
-	int	 r, mode;
+	int	 r, mode, bad_key;
 
 	*ncerts = 0;
-	if (tls_parse_protocols(p->protocols, &prot, err, errlen) < 0 ||
-	    tlss_workaround_mask(p->disable_workarounds, &mask, err, errlen) < 0)
+	*bad = TLSS_F_PROTOCOLS;
+	if (tls_parse_protocols(p->protocols, &prot, err, errlen) < 0)
 		return (NULL);
+	*bad = TLSS_F_WORKAROUNDS;
+	if (tlss_workaround_mask(p->disable_workarounds, &mask, err, errlen) < 0)
+		return (NULL);
+	*bad = TLSS_F_OTHER;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		snprintf(err, errlen, "SSL_CTX_new: %s", tls_errstr(ebuf, sizeof(ebuf)));
 		return (NULL);
@@ -712,14 +484,19 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	 */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, p->cipherlist) != 1) {
+		*bad = TLSS_F_CIPHERS;
 		snprintf(err, errlen, "invalid cipher list \"%s\": %s", p->cipherlist,
 		    tls_errstr(ebuf, sizeof(ebuf)));
 		goto fail;
 	}
+	*bad = TLSS_F_GROUPS;
 	if (tlss_set_groups(ctx, p->curves, p->ffdhe ? p->ffdhe : "", err,
-	    errlen) < 0 ||
-	    tlss_set_dh(ctx, p->dh_param_file, err, errlen) < 0)
+	    errlen) < 0)
 		goto fail;
+	*bad = TLSS_F_DH;
+	if (tlss_set_dh(ctx, p->dh_param_file, err, errlen) < 0)
+		goto fail;
+	*bad = TLSS_F_OTHER;
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tlsproxy", 8);
 	if (p->cache_timeout > 0 && p->cache != NULL) {
 		/* Our shared cache only: OpenSSL's is per SSL_CTX and unbounded in time. */
@@ -760,19 +537,26 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	}
 
 	if (chain_only == NULL) {
-		if ((r = tlss_load_pair(ctx, p->cert_file, p->key_file, "RSA", err,
-		    errlen)) < 0)
+		if ((r = tlsf_load_pair(ctx, p->cert_file, p->key_file, "RSA",
+		    &bad_key, err, errlen)) < 0) {
+			*bad = bad_key ? TLSS_F_KEY : TLSS_F_CERT;
 			goto fail;
+		}
 		*ncerts += r;
-		if ((r = tlss_load_pair(ctx, p->eccert_file, p->eckey_file, "ECDSA",
-		    err, errlen)) < 0)
+		if ((r = tlsf_load_pair(ctx, p->eccert_file, p->eckey_file, "ECDSA",
+		    &bad_key, err, errlen)) < 0) {
+			*bad = bad_key ? TLSS_F_ECKEY : TLSS_F_ECCERT;
 			goto fail;
+		}
 		*ncerts += r;
-		if ((r = tlss_load_pair(ctx, p->dcert_file, p->dkey_file, "DSA", err,
-		    errlen)) < 0)
+		if ((r = tlsf_load_pair(ctx, p->dcert_file, p->dkey_file, "DSA",
+		    &bad_key, err, errlen)) < 0) {
+			*bad = bad_key ? TLSS_F_DKEY : TLSS_F_DCERT;
 			goto fail;
+		}
 		*ncerts += r;
 	}
+	*bad = chain_only ? TLSS_F_SNI_MAPS : TLSS_F_CHAIN;
 	if (strlen(chain_only ? chain_only : p->chain_files) >= sizeof(files)) {
 		snprintf(err, errlen, "chain file list too long");
 		goto fail;
@@ -780,11 +564,18 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 	strcpy(files, chain_only ? chain_only : p->chain_files);
 	for (tok = strtok_r(files, " \t,", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t,", &save)) {
-		if ((r = tlss_load_chain_file(ctx, tok, err, errlen)) < 0)
+		if ((r = tlsf_load_chain_file(ctx, tok, err, errlen)) < 0)
 			goto fail;
 		*ncerts += r;
 	}
 
+	*bad = TLSS_F_CA;
+	/* CA files are public: read here, in either process. */
+	if (*p->CAfile != '\0' && access(p->CAfile, R_OK) < 0) {
+		snprintf(err, errlen, "cannot read CA file %s: %s", p->CAfile,
+		    strerror(errno));
+		goto fail;
+	}
 	if (*p->CAfile != '\0' || *p->CApath != '\0') {
 		if (SSL_CTX_load_verify_locations(ctx,
 		    *p->CAfile ? p->CAfile : NULL, *p->CApath ? p->CApath : NULL) != 1) {
@@ -794,6 +585,7 @@ tlss_build(struct tlss_ctx *t, const struct tlss_props *p, const char *chain_onl
 			goto fail;
 		}
 	}
+	*bad = TLSS_F_OTHER;
 	if (p->append_default_CA && SSL_CTX_set_default_verify_paths(ctx) != 1) {
 		snprintf(err, errlen, "cannot load the system's default CA "
 		    "certificates: %s", tls_errstr(ebuf, sizeof(ebuf)));
@@ -825,7 +617,8 @@ fail:
 }
 
 struct tlss_ctx *
-tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
+tlss_ctx_new(const struct tlss_props *p, enum tlss_field *bad, char *err,
+    size_t errlen)
 {
 	struct tlss_ctx *t;
 	const char *v;
@@ -834,6 +627,7 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 	size_t	 i;
 
 	pthread_once(&tlss_once, tlss_once_init);
+	*bad = TLSS_F_OTHER;
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return (NULL);
@@ -847,18 +641,20 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 	t->verifydepth = p->verifydepth;
 	t->legacy_pkey_fprint = p->legacy_pkey_fprint;
 	snprintf(t->mdalg, sizeof(t->mdalg), "%s", *p->mdalg ? p->mdalg : "sha256");
+	*bad = TLSS_F_MDALG;
 	if (EVP_get_digestbyname(t->mdalg) == NULL) {
 		snprintf(err, errlen, "unknown fingerprint digest \"%s\"", t->mdalg);
 		goto fail;
 	}
-	if ((t->ctx = tlss_build(t, p, NULL, &t->ncerts, err, errlen)) == NULL)
+	if ((t->ctx = tlss_build(t, p, NULL, &t->ncerts, bad, err, errlen)) == NULL)
 		goto fail;
+	*bad = TLSS_F_SNI_MAPS;
 	if (*p->dcert_file != '\0')
 		log_warnx("DSA certificate %s: TLS 1.3 cannot use DSA keys; only "
 		    "TLS 1.2 or older clients can get it", p->dcert_file);
 	if (*p->sni_maps != '\0') {
 		if ((t->sni = sni_map_parse(p->sni_maps, serr, sizeof(serr))) == NULL) {
-			snprintf(err, errlen, "tls_server_sni_maps: %s", serr);
+			snprintf(err, errlen, "%s", serr);
 			goto fail;
 		}
 		while (sni_map_value(t->sni, t->nsni) != NULL)
@@ -870,9 +666,9 @@ tlss_ctx_new(const struct tlss_props *p, char *err, size_t errlen)
 		}
 		for (i = 0; i < t->nsni; i++) {
 			v = sni_map_value(t->sni, i);
-			if ((t->sni_ctx[i] = tlss_build(t, p, v, &n, serr,
+			if ((t->sni_ctx[i] = tlss_build(t, p, v, &n, bad, serr,
 			    sizeof(serr))) == NULL) {
-				snprintf(err, errlen, "tls_server_sni_maps: %s", serr);
+				snprintf(err, errlen, "%s", serr);
 				goto fail;
 			}
 		}

@@ -24,7 +24,8 @@
  *	tlss_ssl_new() makes the SSL for one connection in the accept
  *	state; tls_handshake_run() (tls_common.h) drives the handshake.
  * DIAGNOSTICS
- *	tlss_ctx_new(): NULL with a reason in err (file names included).
+ *	tlss_ctx_new(): NULL with a reason in err (file names included),
+ *	and in *bad the setting it is about.
  *	tlss_ssl_new(): NULL; OpenSSL errors are logged by the caller
  *	with tls_log_errors().
  */
@@ -88,7 +89,28 @@ struct tlss_ctx {
 };
 #define TLSS_CTX_MAGIC	0x544c5343u
 
-struct tlss_ctx	*tlss_ctx_new(const struct tlss_props *, char *err, size_t errlen);
+/* Which setting an error of tlss_ctx_new() is about. */
+enum tlss_field {
+	TLSS_F_OTHER = 0,
+	TLSS_F_PROTOCOLS,
+	TLSS_F_WORKAROUNDS,
+	TLSS_F_CIPHERS,
+	TLSS_F_GROUPS,		/* curves (and ffdhe) */
+	TLSS_F_DH,
+	TLSS_F_CERT,
+	TLSS_F_KEY,
+	TLSS_F_ECCERT,
+	TLSS_F_ECKEY,
+	TLSS_F_DCERT,
+	TLSS_F_DKEY,
+	TLSS_F_CHAIN,
+	TLSS_F_CA,		/* CAfile, or CApath when no CAfile */
+	TLSS_F_MDALG,
+	TLSS_F_SNI_MAPS
+};
+
+struct tlss_ctx	*tlss_ctx_new(const struct tlss_props *, enum tlss_field *bad,
+		    char *err, size_t errlen);
 void		 tlss_ctx_free(struct tlss_ctx *);
 
 #define TLSS_SID_CTX_LEN	32

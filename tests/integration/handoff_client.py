@@ -453,7 +453,7 @@ class Handoff:
                           ("serverid", a.serverid)])
         if a.server_props is None or (flags is not None and flags & 2):
             return q1
-        return q1 + server_props(self.endpoint, a.server_props)
+        return q1 + server_props(self.endpoint, a.server_props, a.server_prop)
 
     def send(self, data, tolerate_closed=False):
         try:
@@ -593,10 +593,11 @@ def session_hold(args, pfx):
         h.close()
 
 
-def server_props(endpoint, size):
+def server_props(endpoint, size, sets=()):
     """Postfix 3.12 postscreen's second record: its server TLS settings
     (params, init and start props, 52 attributes), about SIZE bytes long
-    (a long CApath makes up the difference)."""
+    (a long CApath makes up the difference); SETS: "name=value" for init
+    props (its files)."""
     params = [("config_file", "default"), ("config_name", ""),
               ("tls_high_cipherlist", "aNULL:-aNULL:HIGH:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:@STRENGTH"),
               ("tls_medium_cipherlist", "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH"),
@@ -617,6 +618,9 @@ def server_props(endpoint, size):
             ("protocols", ">=TLSv1"), ("eecdh_grade", "auto"),
             ("dh1024_param_file", ""), ("dh512_param_file", ""),
             ("ask_ccert", 0), ("mdalg", "sha256")]
+    for nv in sets or ():
+        n, v = nv.split("=", 1)
+        init = [(k, v if k == n else old) for k, old in init]
     start = [("log_param", "postscreen_tls_loglevel"), ("log_level", "1"),
              ("timeout", 300), ("enable_rpk", 0), ("requirecert", 0),
              ("serverid", "smtp"), ("namaddr", endpoint), ("cipher_grade", "medium"),
@@ -885,6 +889,8 @@ def main():
     ap.add_argument("--timeout2", type=int, default=300, help="session timeout")
     ap.add_argument("--serverid", default="smtpd")
     ap.add_argument("--q2-file", help="client-role Q2 record (client-role mode)")
+    ap.add_argument("--server-prop", action="append", default=[], metavar="NAME=VALUE",
+                    help="a file setting of the --server-props record (repeatable)")
     ap.add_argument("--server-props", type=int, metavar="BYTES",
                     help="send a Postfix 3.12 server TLS settings record of about "
                     "BYTES after the server-role request, in the same write")

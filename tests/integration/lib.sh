@@ -377,7 +377,8 @@ tp_expect_baseline() {
 	tp_ok "fds $(tp_fd_count "$1") (baseline $2), threads $(tp_thread_count "$1") (baseline $3)"
 }
 
-# tp_stats SOCKET: what the stats socket answers (all counters) on stdout.
+# tp_stats SOCKET: what the stats socket answers (all metrics, in
+# Prometheus' text format) on stdout.
 tp_stats() {
 	python3 -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX)
@@ -392,8 +393,15 @@ while True:
 sys.stdout.write(d.decode())' "$1"
 }
 
-# tp_stat SOCKET NAME: the value of one counter (empty if none).
-tp_stat() { tp_stats "$1" | sed -n "s/^$2 //p"; }
+# tp_stat SOCKET NAME: the value of one metric without labels (empty if
+# none), by its full name (tlsproxy_sessions_live,
+# tlsproxy_refused_client_count_total); the short name of the daemon's
+# log line (sessions_live, refused_client_count) finds the same metric.
+tp_stat() {
+	tp_stats "$1" | awk -v n="$2" '!found && ($1 == n ||
+	    $1 == "tlsproxy_" n || $1 == "tlsproxy_" n "_total") {
+		print $2; found = 1 }'
+}
 
 # ------------------------------------------------------------ clients
 

@@ -168,10 +168,10 @@ tp_ok "STARTTLS: $N_SMTP clients held with $THREADS threads; each sampled one an
 
 tp_check "afterwards: sessions gone, no fd or thread leaked, counters"
 # shellcheck disable=SC2317
-none_live() { [ "$(tp_stat "$T/stats.sock" sessions_live)" = 0 ]; }
-tp_wait_for "$(tp_secs 120)" none_live || tp_fail "$(tp_stat "$T/stats.sock" sessions_live) sessions still live"
+none_live() { [ "$(tp_stat "$T/stats.sock" tlsproxy_sessions_live)" = 0 ]; }
+tp_wait_for "$(tp_secs 120)" none_live || tp_fail "$(tp_stat "$T/stats.sock" tlsproxy_sessions_live) sessions still live"
 tp_expect_baseline "$D" "$FDS" "$THREADS"
-sed -n 's/^\(sessions_parked\|workers_busy\|refused_max_sessions\|queue_full_refusals\) /    | &/p' "$T/stats1.txt"
+sed -n 's/^tlsproxy_\(sessions_parked\|workers_busy\|refused_max_sessions_total\|queue_full_refusals_total\) /    | &/p' "$T/stats1.txt"
 tp_hc_ok "$T/after.out" "a good handoff session afterwards" --socket "$S" --bytes 65536
 tp_check_log_format "$LOG" "$D" postfix
 tp_stop_daemon "$D" "$LOG"
@@ -221,8 +221,8 @@ grep -q "^capacity: OPEN 60 CLOSED 0$" "$T/lim4.out" ||
 tp_ok "127.0.0.4 (exempt): 60 sessions admitted"
 touch "$T/lim.go"
 tp_wait_exit "$LIM_PID" "$(tp_secs 30)" || tp_fail "the 127.0.0.2 client did not finish"
-[ "$(tp_stat "$T/stats2.sock" refused_client_count)" = 1 ] ||
-	tp_fail "refused_client_count is $(tp_stat "$T/stats2.sock" refused_client_count), expected 1"
+[ "$(tp_stat "$T/stats2.sock" tlsproxy_refused_client_count_total)" = 1 ] ||
+	tp_fail "refused_client_count is $(tp_stat "$T/stats2.sock" tlsproxy_refused_client_count_total), expected 1"
 tp_ok "counter: refused_client_count 1"
 
 tp_check "after SIGHUP: count limit 1 and rate limit 3 per minute; handoff counts remote_endpoint"
@@ -237,7 +237,12 @@ tp_hc_ok "$T/h2.out" "handoff: a second session for [192.0.2.9] gets status=0" \
     --socket "$S2" --endpoint "[192.0.2.9]:26" --mode expect-status0 --max-wait "$(tp_secs 3)"
 tp_expect_msg "$LOG" "warning: Connection concurrency limit exceeded: 2 from [192.0.2.9]:26 for service smtpd"
 tp_wait_exit "$H1" "$(tp_secs 30)" || tp_fail "the stalled handoff client did not finish"
+# shellcheck disable=SC2317
+none_live2() { [ "$(tp_stat "$T/stats2.sock" tlsproxy_sessions_live)" = 0 ]; }
 for i in 1 2 3 4; do
+	# The count limit is 1: the daemon must have seen the previous session
+	# end (asynchronously, after the client's close) before the next one.
+	tp_wait_for "$(tp_secs 30)" none_live2 || tp_fail "sessions still live before 127.0.0.5 session $i"
 	python3 "$CAP" limit --connect "127.0.0.1:$P2" --source 127.0.0.5 --count 1 \
 	    --deadline "$(tp_secs 30)" >"$T/rate$i.out" 2>&1
 done
@@ -247,8 +252,6 @@ done
 grep -q "^capacity: OPEN 0 CLOSED 1$" "$T/rate4.out" || tp_fail "127.0.0.5: the 4th session in a minute was admitted"
 tp_expect_log "$LOG" "warning: Connection rate limit exceeded: 4 from [127.0.0.5]:"
 tp_ok "127.0.0.5: 3 sessions in a minute, the 4th refused"
-# shellcheck disable=SC2317
-none_live2() { [ "$(tp_stat "$T/stats2.sock" sessions_live)" = 0 ]; }
 tp_wait_for "$(tp_secs 90)" none_live2 || tp_fail "sessions still live"
 tp_expect_baseline "$D" "$FDS" "$THREADS"
 tp_check_log_format "$LOG" "$D" postfix

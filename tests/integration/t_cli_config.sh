@@ -20,24 +20,30 @@ run_bin() {
 tp_check "-d prints every parameter's default and exits 0"
 run_bin "$T/d.out" "$T/d.err" -d
 [ "$RC" = 0 ] || tp_fail "-d exited with $RC"
-bad=$(grep -v -E '^[a-zA-Z0-9_]+ = ' "$T/d.out" | grep -v -E '^[a-zA-Z0-9_]+ =$' | head -3)
-[ -z "$bad" ] || tp_fail "-d printed lines that are not 'name = default': $bad"
+bad=$(grep -v -E '^(# \(read-only\) )?[a-zA-Z0-9_]+ = ".*";$' "$T/d.out" |
+    grep -v -x 'tlsproxy_listeners = ( );' | head -3)
+[ -z "$bad" ] || tp_fail "-d printed lines that are not 'name = \"default\";': $bad"
 for line in \
-    'tlsproxy_tls_ciphers = $smtpd_tls_ciphers' \
-    'tlsproxy_watchdog_timeout = 10s' \
-    'tlsproxy_tls_cert_file = $smtpd_tls_cert_file' \
-    'tlsproxy_tls_security_level = $smtpd_tls_security_level' \
-    'tlsproxy_tls_protocols = $smtpd_tls_protocols' \
-    'tlsproxy_tls_loglevel = $smtpd_tls_loglevel'; do
+    'tlsproxy_tls_ciphers = "$smtpd_tls_ciphers";' \
+    'tlsproxy_watchdog_timeout = "10s";' \
+    'tlsproxy_tls_cert_file = "$smtpd_tls_cert_file";' \
+    'tlsproxy_tls_security_level = "$smtpd_tls_security_level";' \
+    'tlsproxy_tls_protocols = "$smtpd_tls_protocols";' \
+    'tlsproxy_tls_loglevel = "$smtpd_tls_loglevel";'; do
 	grep -q -x -F -- "$line" "$T/d.out" || tp_fail "-d output lacks the line: $line"
 done
+# Pasted back as it is, -d's output is a configuration (no listeners).
+run_bin "$T/dd.out" "$T/dd.err" -n -c "$T/d.out"
+[ "$RC" = 0 ] || tp_fail "-d's output does not load back: $(head -3 "$T/dd.err")"
+[ ! -s "$T/dd.out" ] || tp_fail "-d's output loaded back differs from the defaults: $(head -3 "$T/dd.out")"
+tp_ok "-d's output loads back as a configuration that sets nothing new"
 for name in smtpd_tls_security_level smtpd_tls_cert_file smtpd_tls_key_file \
     smtpd_tls_eccert_file smtpd_tls_eckey_file smtpd_tls_loglevel syslog_name \
     tlsproxy_worker_threads tlsproxy_queue_limit tlsproxy_pid_file \
     tlsproxy_drain_timeout; do
-	grep -q -E "^$name = ?" "$T/d.out" || tp_fail "-d output lacks parameter $name"
+	grep -q -E "^$name = " "$T/d.out" || tp_fail "-d output lacks parameter $name"
 done
-dups=$(sed 's/ =.*//' "$T/d.out" | sort | uniq -d | head -3)
+dups=$(sed 's/^# (read-only) //; s/ =.*//' "$T/d.out" | sort | uniq -d | head -3)
 [ -z "$dups" ] || tp_fail "-d lists these names more than once: $dups"
 tp_ok "-d: $(wc -l <"$T/d.out") parameters"
 
@@ -48,6 +54,9 @@ if command -v postconf >/dev/null 2>&1; then
 	tp_check "-d defaults of tlsproxy_* parameters agree with postconf -d"
 	postconf -d 2>/dev/null | grep '^tlsproxy_' >"$T/postconf.d"
 	n=0
+	# -d quotes values as the file's syntax does; postconf prints them bare.
+	sed -n 's/^\([a-z0-9_]*\) = "\(.*\)";$/\1 = \2/p' "$T/d.out" |
+	    sed 's/\\\(["\\]\)/\1/g; s/ = $/ =/' >"$T/d.bare"
 	while IFS= read -r line; do
 		name=${line%% =*}
 		grep -q "^$name = " "$T/postconf.d" || continue
@@ -57,7 +66,7 @@ if command -v postconf >/dev/null 2>&1; then
 		esac
 		[ "$line" = "$want" ] || tp_fail "-d says '$line', Postfix says '$want'"
 		n=$((n + 1))
-	done <"$T/d.out"
+	done <"$T/d.bare"
 	[ "$n" -gt 0 ] || tp_fail "no tlsproxy_* parameter of -d is known to postconf"
 	tp_ok "$n tlsproxy_* defaults agree with Postfix"
 fi
@@ -82,12 +91,12 @@ run_bin "$T/n.out" "$T/n.err" -n -c "$T/good.conf"
 [ "$RC" = 0 ] || tp_fail "-n -c good.conf exited with $RC: $(cat "$T/n.err")"
 sed 's/^/    | /' "$T/n.out"
 for line in \
-    'smtpd_tls_security_level = may' \
-    "smtpd_tls_cert_file = $T/rsa.pem" \
-    "smtpd_tls_key_file = $T/rsa.key" \
-    'smtpd_tls_loglevel = 1' \
-    'tlsproxy_worker_threads = 8' \
-    'syslog_name = postfix-test'; do
+    'smtpd_tls_security_level = "may";' \
+    "smtpd_tls_cert_file = \"$T/rsa.pem\";" \
+    "smtpd_tls_key_file = \"$T/rsa.key\";" \
+    'smtpd_tls_loglevel = "1";' \
+    'tlsproxy_worker_threads = "8";' \
+    'syslog_name = "postfix-test";'; do
 	grep -q -x -F -- "$line" "$T/n.out" || tp_fail "-n output lacks the line: $line"
 done
 if grep -q '^tlsproxy_watchdog_timeout' "$T/n.out"; then

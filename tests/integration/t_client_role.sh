@@ -273,6 +273,12 @@ def main():
         ok = r.get("status") == "0"
         print("%s: foreignkey: status=%s" % ("ok" if ok else "FAIL", r.get("status")))
         sys.exit(0 if ok else 1)
+    if mode == "foreignca":
+        # A CA file our configuration does not name: refused the same way.
+        r = session(q2(7, "/etc/passwd", ["sink.tlsproxy.test"]))
+        ok = r.get("status") == "0"
+        print("%s: foreignca: status=%s" % ("ok" if ok else "FAIL", r.get("status")))
+        sys.exit(0 if ok else 1)
     if mode == "noresume":
         # No smtp_tls_session_cache_database: nothing is saved or reused.
         a = session(q2(7, CA_FILE, ["sink.tlsproxy.test"], helo="resume.test"))
@@ -414,7 +420,9 @@ tp_check "no client session reuse without smtp_tls_session_cache_database; forei
 probe_mode "$SB" noresume "$T/probe-noresume.out"
 probe_mode "$SB" foreignkey "$T/probe-foreignkey.out"
 tp_expect_msg "$LOGB" "request refused: cert_file = \"/etc/ssl/private/ssl-cert-snakeoil.key\" is not a file this daemon's configuration names (tlsproxy_client_cert_file = \"\")"
-tp_ok "not resumed without a cache database; a request naming another key file gets status 0"
+probe_mode "$SB" foreignca "$T/probe-foreignca.out"
+tp_expect_msg "$LOGB" "request refused: CAfile = \"/etc/passwd\" is not a file this daemon's configuration names (tlsproxy_client_CAfile = \"$T/pki/ca.pem\")"
+tp_ok "not resumed without a cache database; a request naming another key or CA file gets status 0"
 tp_stop_daemon "$DB" "$LOGB"
 
 step "A. client role disabled (tlsproxy_client_security_level = none)"

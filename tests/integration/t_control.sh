@@ -1,8 +1,10 @@
 #!/bin/bash
 # Daemon control and containment: "tlsproxy -s status|reload|stop" through
 # the pid file (LSB exit codes), and, when run as root, the privilege drop
-# to tlsproxy_user after loading keys (uid/gid checked in /proc, sessions
-# still served, a warning when running as root without it).
+# to tlsproxy_user after loading keys (uid/gid of the daemon checked in
+# /proc, the helper that started it still root with one thread, sessions
+# still served, a reload that reads the root-only key; a warning when
+# running as root without tlsproxy_user).
 . "$(dirname "$0")/lib.sh"
 tp_init
 tp_gen_certs
@@ -68,18 +70,82 @@ for c in cs:
     except OSError: pass
     c.close()
 PY
-stats=$(tp_stats "$T/stats.sock")
-echo "$stats" | sed 's/^/    | /'
-echo "$stats" | grep -q '^sessions_tcp [1-9]' || tp_fail "stats: sessions_tcp not counted"
-echo "$stats" | grep -q '^handshakes_full [1-9]' || tp_fail "stats: handshakes_full not counted"
-echo "$stats" | grep -q '^sessions_live [0-9]' || tp_fail "stats: no sessions_live gauge"
-echo "$stats" | grep -q "^listener_sessions{listener=\"127.0.0.1:$P\"} [1-9]" ||
+tp_stats "$T/stats.sock" >"$T/stats.txt" || tp_fail "stats socket unreadable"
+stats=$(cat "$T/stats.txt")
+echo "$stats" | grep -v '^#' | sed 's/^/    | /'
+echo "$stats" | grep -q '^tlsproxy_sessions_tcp_total [1-9]' || tp_fail "stats: sessions_tcp not counted"
+echo "$stats" | grep -q '^tlsproxy_handshakes_full_total [1-9]' || tp_fail "stats: handshakes_full not counted"
+echo "$stats" | grep -q '^tlsproxy_sessions_live [0-9]' || tp_fail "stats: no sessions_live gauge"
+echo "$stats" | grep -q "^tlsproxy_listener_sessions_total{listener=\"127.0.0.1:$P\"} [1-9]" ||
 	tp_fail "stats: no per-listener session count"
-echo "$stats" | grep -q "^listener_handshakes_failed{listener=\"127.0.0.1:$P\"} [1-9]" ||
+echo "$stats" | grep -q "^tlsproxy_listener_handshakes_failed_total{listener=\"127.0.0.1:$P\"} [1-9]" ||
 	tp_fail "stats: no per-listener handshake failures"
-echo "$stats" | grep -q "^listener_live{listener=\"127.0.0.1:$P\"} [0-9]" ||
+echo "$stats" | grep -q "^tlsproxy_listener_live{listener=\"127.0.0.1:$P\"} [0-9]" ||
 	tp_fail "stats: no per-listener live gauge"
-echo "$stats" | grep -q '^handoff_client_role [0-9]' || tp_fail "stats: no role counters"
+echo "$stats" | grep -q '^tlsproxy_handoff_client_role_total [0-9]' || tp_fail "stats: no role counters"
+[ "$(tp_stat "$T/stats.sock" tlsproxy_sessions_tcp_total)" -ge 1 ] 2>/dev/null ||
+	tp_fail "tp_stat: no tlsproxy_sessions_tcp_total"
+[ "$(tp_stat "$T/stats.sock" sessions_tcp)" -ge 1 ] 2>/dev/null ||
+	tp_fail "tp_stat: the short name sessions_tcp finds nothing"
+# Prometheus' text exposition format: each family a "# HELP" and a
+# "# TYPE" line first, then its samples together; counters end in _total.
+python3 - "$T/stats.txt" <<'PY' || tp_fail "stats: not in Prometheus' text format"
+import re, sys
+header_re = re.compile(r"# (HELP|TYPE) (tlsproxy_[a-z_]+) (.+)$")
+sample_re = re.compile(r'(tlsproxy_[a-z_]+)(\{listener="(?:[^"\\\n]|\\.)*"\})? \d+$')
+helps, types, sampled, done, bad = {}, {}, set(), set(), []
+cur = None
+text = open(sys.argv[1]).read()
+if not text.endswith("\n"):
+    bad.append("no newline at the end")
+for no, line in enumerate(text.splitlines(), 1):
+    m = header_re.match(line)
+    if m:
+        kind, name, arg = m.groups()
+        seen = helps if kind == "HELP" else types
+        if name in seen:
+            bad.append("%d: a second %s line for %s" % (no, kind, name))
+        if kind == "TYPE" and arg not in ("gauge", "counter"):
+            bad.append("%d: %s has type %s" % (no, name, arg))
+        if kind == "TYPE" and (arg == "counter") != name.endswith("_total"):
+            bad.append("%d: %s: _total is for counters only, and every one" % (no, name))
+        seen[name] = arg
+        if cur != name:
+            done.add(cur)
+            cur = name
+        continue
+    m = sample_re.match(line)
+    if not m:
+        bad.append("%d: neither HELP, TYPE nor a sample: %s" % (no, line))
+        continue
+    name = m.group(1)
+    if name not in helps or name not in types:
+        bad.append("%d: %s without HELP and TYPE lines before it" % (no, name))
+    if name != cur or name in done:
+        bad.append("%d: %s apart from its family" % (no, name))
+    sampled.add(name)
+for name in sorted(set(helps) | set(types)):
+    if name not in helps or name not in types:
+        bad.append("%s: no HELP line or no TYPE line" % name)
+    if name not in sampled:
+        bad.append("%s: no sample" % name)
+for name in ("tlsproxy_sessions_live", "tlsproxy_cache_bytes",
+    "tlsproxy_sessions_handoff_total", "tlsproxy_refused_client_rate_total",
+    "tlsproxy_listener_live", "tlsproxy_listener_timeouts_total"):
+    if types.get(name) is None:
+        bad.append("%s missing" % name)
+for b in bad:
+    print("stats: " + b)
+sys.exit(1 if bad else 0)
+PY
+if command -v promtool >/dev/null 2>&1; then
+	out=$(promtool check metrics <"$T/stats.txt" 2>&1) ||
+		tp_fail "promtool check metrics: exit $?: $out"
+	[ -z "$out" ] || tp_fail "promtool check metrics: $out"
+	tp_say "promtool check metrics: no complaints"
+else
+	tp_say "promtool not installed (Debian package prometheus): stats format not checked by promtool"
+fi
 tp_wait_for 10 tp_log_has "$T/file.log" "daemon started" || tp_fail "nothing in tlsproxy_log_file"
 sleep 1.2
 echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet >/dev/null 2>&1
@@ -121,7 +187,11 @@ chmod 600 "$T/rsa.key"
 write_conf 'tlsproxy_user = "nobody"; tlsproxy_group = "nogroup";'
 LOG=$T/drop.log
 tp_start_daemon "$LOG" "$T/tlsproxy.conf" "tcp:$P"
-D=$TP_DAEMON_PID
+H=$TP_DAEMON_PID
+# The started process stays root as the privileged helper (privsep.h);
+# its one child is the daemon that talks to the network.
+tp_wait_for 10 test -n "$(pgrep -P "$H")" || tp_fail "the helper has no child"
+D=$(pgrep -P "$H")
 uid=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$D/status")
 gid=$(awk '/^Gid:/ { print $2, $3, $4, $5 }' "/proc/$D/status")
 groups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$D/status" | xargs)
@@ -129,17 +199,23 @@ nuid=$(id -u nobody); ngid=$(getent group nogroup | cut -d: -f3)
 [ "$uid" = "$nuid $nuid $nuid $nuid" ] || tp_fail "uids are '$uid', want all $nuid"
 [ "$gid" = "$ngid $ngid $ngid $ngid" ] || tp_fail "gids are '$gid', want all $ngid"
 [ "$groups" = "$ngid" ] || tp_fail "supplementary groups '$groups', want $ngid"
+huid=$(awk '/^Uid:/ { print $2 }' "/proc/$H/status")
+[ "$huid" = 0 ] || tp_fail "the helper runs as uid $huid, want 0"
+[ "$(tp_thread_count "$H")" = 1 ] || tp_fail "the helper has $(tp_thread_count "$H") threads"
 tp_expect_log "$LOG" "running as user nobody"
+tp_expect_log "$LOG" "privileged helper started (pid $H); daemon pid $D"
 out=$(echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet 2>/dev/null)
 [ "$out" = hi ] || tp_fail "no echo after the privilege drop"
-tp_ok "uid/gid $nuid/$ngid, sessions still served"
-tp_check "a reload that cannot read the root-only key keeps the running configuration"
-kill -HUP "$D"
-tp_wait_for 10 tp_log_has "$LOG" "reload failed; keeping the running configuration" ||
-	tp_fail "reload of an unreadable key did not fail cleanly"
+tp_ok "daemon $D: uid/gid $nuid/$ngid, sessions served; helper $H: root, one thread"
+tp_check "a reload reads the root-only key through the helper"
+kill -HUP "$H"
+tp_wait_for 10 tp_log_has "$LOG" "configuration reloaded" ||
+	tp_fail "no 'configuration reloaded' after SIGHUP with a root-only key"
+tp_expect_no_log "$LOG" "reload failed"
 out=$(echo hi | timeout "$(tp_secs 10)" openssl s_client -connect "127.0.0.1:$P" -quiet 2>/dev/null)
-[ "$out" = hi ] || tp_fail "no echo after the failed reload"
-tp_ok "failed reload logged, old configuration serving"
-tp_stop_daemon "$D" "$LOG"
+[ "$out" = hi ] || tp_fail "no echo after the reload"
+tp_ok "reloaded as nobody with a root 0600 key; sessions served"
+tp_stop_daemon "$H" "$LOG"
+tp_alive "$D" && tp_fail "the daemon $D outlived its helper's SIGTERM"
 tp_say "PASS"
 exit 0

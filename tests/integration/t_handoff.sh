@@ -23,9 +23,12 @@ tlsproxy_listeners = (
 EOF
 }
 
+cat "$T/ec.key" "$T/ec.pem" >"$T/ec-full.pem"
+chmod 600 "$T/ec-full.pem"
 RSA_LINES="smtpd_tls_security_level = \"may\";
 smtpd_tls_cert_file = \"$T/rsa.pem\";
-smtpd_tls_key_file = \"$T/rsa.key\";"
+smtpd_tls_key_file = \"$T/rsa.key\";
+tls_server_sni_maps = \"inline:{ ec-sni.test = $T/ec-full.pem }\";"
 
 # ------------------------------------------------------------ (1) RSA, TLS 1.3
 S=$T/tlsproxy.sock
@@ -51,18 +54,37 @@ tp_expect_no_log "$LOG" "handshake failed"
 
 # Postfix 3.12 postscreen: its server TLS settings follow the request in
 # the same write, before the status; read by the protocol, even when the
-# two records are far longer than one read.
+# two records are far longer than one read. Its files make the context,
+# as with 3.12's own tlsproxy, when our configuration names them (here
+# the EC chain, in an SNI map); one it does not name is never loaded.
+# (Both sizes pad the record with a long CApath, which we do not name.)
 for size in 1400 12000; do
 	tp_hc_ok "$T/q312-$size.out" "3.12 request with a $size-byte server settings record" \
 	    --socket "$S" --bytes 65536 --serverid smtp --server-props "$size" \
-	    --expect-protocol TLSv1.3
+	    --server-prop "cert_file=$T/rsa.pem" --server-prop "key_file=$T/rsa.key" \
+	    --cafile "$T/ca.pem" --expect-cn "$TP_RSA_CN" --expect-protocol TLSv1.3
 done
 EP=$(tp_endpoint "$T/q312-12000.out")
 tp_expect_msg "$LOG" "DISCONNECT $EP"
+tp_expect_log "$LOG" "warning: request from tlsproxy server names /nonexistent/x"
+tp_hc_ok "$T/q312-ec.out" "3.12 request naming the EC chain our SNI map names: that certificate" \
+    --socket "$S" --bytes 4096 --serverid smtp --server-props 1 \
+    --server-prop "chain_files=$T/ec-full.pem" \
+    --cafile "$T/ca.pem" --expect-cn "$TP_EC_CN" --expect-key EC
+tp_hc_ok "$T/q312-ec2.out" "the same request again: the same certificate" \
+    --socket "$S" --bytes 4096 --serverid smtp --server-props 1 \
+    --server-prop "chain_files=$T/ec-full.pem" \
+    --cafile "$T/ca.pem" --expect-cn "$TP_EC_CN" --expect-key EC
+cp -p "$T/ec-full.pem" "$T/not-named.pem"
+tp_hc_ok "$T/q312-other.out" "3.12 request naming a key file our configuration does not name: our own certificate" \
+    --socket "$S" --bytes 4096 --serverid smtp --server-props 1 \
+    --server-prop "chain_files=$T/not-named.pem" \
+    --cafile "$T/ca.pem" --expect-cn "$TP_RSA_CN"
+tp_expect_msg "$LOG" "warning: request from tlsproxy server names $T/not-named.pem, a file this daemon's configuration does not name; serving with this daemon's own settings"
 tp_expect_msg "$LOG" "warning: request from tlsproxy server with unexpected settings"
 tp_expect_log "$LOG" "warning: server settings that differ from this daemon's: "
 n=$(tp_log_count "$LOG" "request from tlsproxy server with unexpected settings")
-[ "$n" = 2 ] || tp_fail "the server settings warning was logged $n times, not once per distinct difference (2)"
+[ "$n" = 4 ] || tp_fail "the server settings warning was logged $n times, not once per distinct difference (4)"
 tp_ok "one warning per distinct difference"
 
 tp_hc_ok "$T/slow.out" "backpressure: 4 MiB each way while both readers start 2 s late" \

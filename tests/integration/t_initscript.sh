@@ -3,7 +3,10 @@
 # built daemon: status/start/stop/restart/reload/force-reload with their
 # LSB exit codes, a certificate change picked up by "reload", a broken
 # configuration refused by "reload" and "restart" while the running daemon
-# keeps serving, and a stale pid file naming another process.
+# keeps serving, and a stale pid file naming another process. The certbot
+# deploy hook (contrib/certbot) against the running daemon: a renewal
+# reloads it; a missing certificate or a reload the daemon refuses fails
+# the hook and leaves the daemon serving.
 # DAEMON, CONFIG and PIDFILE come from the environment; the host's
 # /etc/default/tlsproxy is not read (TLSPROXY_DEFAULTS=/dev/null).
 . "$(dirname "$0")/lib.sh"
@@ -174,6 +177,81 @@ case $INITD_OUT in *"reload failed; it keeps the running configuration"*) ;;
 session four
 cp "$T/good.conf" "$T/tlsproxy.conf"
 tp_ok "the daemon's refusal reported (exit 1); pid $DPID still serving"
+
+# The certbot deploy hook (contrib/certbot/tlsproxy-deploy-hook) against
+# this daemon, as certbot runs it. A stand-in logger on PATH records the
+# syslog line, so nothing reaches the host's syslog.
+HOOK=$TOP_SRCDIR/contrib/certbot/tlsproxy-deploy-hook
+[ -r "$HOOK" ] || tp_hard_error "no deploy hook at $HOOK"
+mkdir "$T/bin"
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/logger.out"\n' "$T" >"$T/bin/logger"
+chmod 755 "$T/bin/logger"
+# hook: run the hook; HOOK_OUT is its output (stdout and stderr), HOOK_RC
+# its exit status.
+hook() {
+	HOOK_OUT=$(PATH="$T/bin:$PATH" TLSPROXY="$TLSPROXY_BIN" TLSPROXY_CONF="$T/tlsproxy.conf" \
+	    RENEWED_LINEAGE="$T" RENEWED_DOMAINS="$TP_RSA_CN mx.$TP_RSA_CN" \
+	    timeout "$(tp_secs 60)" sh "$HOOK" 2>&1)
+	HOOK_RC=$?
+	printf '%s: $ contrib/certbot/tlsproxy-deploy-hook\n' "$TP_NAME"
+	printf '%s\n' "$HOOK_OUT" | sed "s/^/$TP_NAME:   | /"
+	printf '%s:   exit status %s\n' "$TP_NAME" "$HOOK_RC"
+}
+reloaded_more_than() { [ "$(tp_log_count "$LOG" "configuration reloaded" || true)" -gt "$1" ]; }
+
+tp_check "certbot deploy hook, renewed certificate: 0, the daemon reloads"
+cp "$T/rsa.pem" "$T/cur.pem"
+cp "$T/rsa.key" "$T/cur.key"
+nok=$(tp_log_count "$LOG" "configuration reloaded" || true)
+hook
+[ "$HOOK_RC" = 0 ] || tp_fail "deploy hook: exit status $HOOK_RC, want 0"
+case $HOOK_OUT in *"renewed lineage: $T"*"renewed domains: $TP_RSA_CN mx.$TP_RSA_CN"*) ;;
+*) tp_fail "the hook does not print RENEWED_LINEAGE and RENEWED_DOMAINS" ;; esac
+case $HOOK_OUT in *"tlsproxy (pid $DPID) reloaded"*) ;;
+*) tp_fail "the hook does not print the reload's result" ;; esac
+tp_wait_for 10 reloaded_more_than "${nok:-0}" ||
+	tp_fail "no new 'configuration reloaded' in the daemon's log"
+tp_ok "log: configuration reloaded"
+tp_wait_for 10 cn_is "$TP_RSA_CN" || tp_fail "certificate CN '$(peer_cn)' after the hook, want $TP_RSA_CN"
+[ "$(daemon_pid)" = "$DPID" ] && tp_alive "$DPID" || tp_fail "the hook replaced the daemon"
+[ -e "$T/logger.out" ] && tp_fail "the hook logged an error: $(cat "$T/logger.out")"
+session five
+tp_ok "reloaded by the hook; CN $TP_RSA_CN, same pid $DPID"
+
+tp_check "certbot deploy hook, certificate file missing: not 0, named, daemon untouched"
+mv "$T/cur.pem" "$T/cur.pem.away"
+nreload=$(tp_log_count "$LOG" "reloading configuration" || true)
+hook
+mv "$T/cur.pem.away" "$T/cur.pem"
+[ "$HOOK_RC" != 0 ] || tp_fail "deploy hook: exit status 0 with a missing certificate"
+case $HOOK_OUT in *"$T/cur.pem"*) ;;
+*) tp_fail "the hook's messages do not name the missing $T/cur.pem" ;; esac
+case $HOOK_OUT in *"does not pass 'tlsproxy -t'"*"not reloading"*) ;;
+*) tp_fail "the hook does not say that it did not reload" ;; esac
+[ "$(tp_log_count "$LOG" "reloading configuration" || true)" = "$nreload" ] ||
+	tp_fail "the daemon got a SIGHUP for a configuration that fails the check"
+[ "$(daemon_pid)" = "$DPID" ] && tp_alive "$DPID" || tp_fail "the daemon was touched"
+cn_is "$TP_RSA_CN" || tp_fail "the certificate changed"
+session six
+grep -q -F -e '-t tlsproxy-deploy-hook -p mail.err' "$T/logger.out" 2>/dev/null ||
+	tp_fail "the hook did not hand logger one mail.err line"
+[ "$(grep -c . "$T/logger.out")" = 1 ] || tp_fail "the hook called logger more than once"
+rm -f "$T/logger.out"
+tp_ok "refused before any signal; pid $DPID still serving with CN $TP_RSA_CN"
+
+tp_check "certbot deploy hook, a reload the daemon refuses (a port in use): not 0, and it says so"
+sed "s|^  { handoff = \"$SOCK\"; mode = \"0666\"; },|&\n  { listen = \"127.0.0.1:$ECHO_PORT\"; backend = \"127.0.0.1:$ECHO_PORT\"; },|" \
+    "$T/good.conf" >"$T/tlsproxy.conf"
+grep -q "listen = \"127.0.0.1:$ECHO_PORT\"" "$T/tlsproxy.conf" || tp_hard_error "could not write the configuration"
+hook
+cp "$T/good.conf" "$T/tlsproxy.conf"
+[ "$HOOK_RC" != 0 ] || tp_fail "deploy hook: exit status 0 although the daemon refused the reload"
+case $HOOK_OUT in *"the daemon did not reload"*) ;;
+*) tp_fail "the hook does not say that the daemon refused the reload" ;; esac
+[ "$(daemon_pid)" = "$DPID" ] && tp_alive "$DPID" || tp_fail "the daemon was touched"
+session seven
+rm -f "$T/logger.out"
+tp_ok "the daemon's refusal reported; pid $DPID still serving"
 
 tp_check "restart: 0, a new daemon"
 initd restart 0

@@ -8,7 +8,8 @@
 # --sysconfdir=/opt/etc --localstatedir=/opt/var) builds those paths into
 # the daemon (-h, -d) and installs there; the systemd unit passes
 # "systemd-analyze verify" against that installed daemon (when systemd's
-# tools are present), and the init script passes "sh -n".
+# tools are present), and the init script and the certbot deploy hook
+# pass "sh -n".
 . "$(dirname "$0")/lib.sh"
 tp_init
 T=$TP_TMP
@@ -47,6 +48,9 @@ expect_file "$D$mandir/man8/tlsproxy.8"
 expect_file "$D$mandir/man5/tlsproxy.conf.5"
 expect_file "$D$datadir/doc/tlsproxy/tlsproxy.conf"
 expect_file "$D$datadir/doc/tlsproxy/logrotate/tlsproxy"
+expect_file "$D$datadir/doc/tlsproxy/certbot/tlsproxy-deploy-hook"
+[ -x "$D$datadir/doc/tlsproxy/certbot/tlsproxy-deploy-hook" ] ||
+	tp_fail "the certbot deploy hook is not installed executable"
 expect_file "$D$sysconfdir/tlsproxy.conf"
 cmp -s "$TOP_SRCDIR/etc/tlsproxy.conf" "$D$sysconfdir/tlsproxy.conf" ||
 	tp_fail "$sysconfdir/tlsproxy.conf is not the sample"
@@ -99,6 +103,8 @@ tp_ok "only .$sysconfdir/tlsproxy.conf (edited) is left"
 tp_check "init script and systemd unit syntax"
 sh -n "$TOP_SRCDIR/contrib/init.d/tlsproxy" || tp_fail "sh -n contrib/init.d/tlsproxy"
 sh -n "$TOP_SRCDIR/contrib/default/tlsproxy" || tp_fail "sh -n contrib/default/tlsproxy"
+sh -n "$TOP_SRCDIR/contrib/certbot/tlsproxy-deploy-hook" ||
+	tp_fail "sh -n contrib/certbot/tlsproxy-deploy-hook"
 grep -q '^### BEGIN INIT INFO' "$TOP_SRCDIR/contrib/init.d/tlsproxy" &&
 	grep -q '^### END INIT INFO' "$TOP_SRCDIR/contrib/init.d/tlsproxy" ||
 	tp_fail "init script without an LSB header"
@@ -126,7 +132,7 @@ printf '%s\n' "$out" | grep -q -- '-c FILE .*(default /opt/etc/tlsproxy.conf)' |
 	tp_fail "tlsproxy -h does not name /opt/etc/tlsproxy.conf"
 out=$("$X" -d | grep '^tlsproxy_pid_file')
 printf '    | %s\n' "$out"
-[ "$out" = "tlsproxy_pid_file = /opt/var/run/tlsproxy.pid" ] ||
+[ "$out" = 'tlsproxy_pid_file = "/opt/var/run/tlsproxy.pid";' ] ||
 	tp_fail "tlsproxy -d: $out, want /opt/var/run/tlsproxy.pid"
 tp_ok "default configuration /opt/etc/tlsproxy.conf, pid file /opt/var/run/tlsproxy.pid"
 D2=$T/dest2

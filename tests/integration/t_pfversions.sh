@@ -9,8 +9,11 @@
 # twice as a private instance (pflib.sh; the host's Postfix is never
 # touched), once with our daemon on private/tlsproxy and once with the
 # release's own tlsproxy service in master.cf, through the same flows:
-#   - postscreen: a client's STARTTLS is handed over (server role) and
-#     the EHLO after TLS is answered;
+#   - postscreen: a client's STARTTLS is handed over (server role), the
+#     EHLO after TLS is answered, and the certificate presented is the
+#     one postscreen asks for (from 3.12, which sends its own settings:
+#     postscreen_tls_chain_files names another certificate there, which
+#     our configuration also names, in an SNI map);
 #   - smtp(8) with smtp_tls_connection_reuse = yes (client role): three
 #     messages over one reused TLS connection at level encrypt, then may,
 #     fingerprint (right and wrong), verify and secure (right and wrong
@@ -37,6 +40,12 @@ PKI=$T/pki
 cat "$PKI/sink.key" "$PKI/sink-chain.pem" >"$PKI/sink-full.pem"
 chmod 600 "$PKI/sink-full.pem"
 FP=$(openssl x509 -in "$PKI/sink.pem" -noout -fingerprint -sha256 | sed 's/^.*=//')
+# The certificate a 3.12 postscreen asks for with postscreen_tls_chain_files.
+tp_gen_cert ec "ps-own.tlsproxy.test" "$PKI/psown"
+cat "$PKI/psown.key" "$PKI/psown.pem" >"$PKI/psown-full.pem"
+# Postfix's own tlsproxy reads it after dropping privileges (ours
+# through its privileged helper): readable by the postfix group.
+chgrp postfix "$PKI/psown-full.pem" && chmod 640 "$PKI/psown-full.pem"
 WRONG_FP=$(echo "$FP" | tr '0-9A-F' '1-9A-F0')
 POLICIES="may fp fpbad verify verifybad secure securebad"
 
@@ -69,6 +78,9 @@ run_flows() {
 	    'smtp_destination_concurrency_limit = 1' \
 	    "transport_maps = inline:{$transport}" \
 	    "smtp_tls_policy_maps = inline:{$policy}"
+	case $v in
+	3.12*) tp_pf_conf "postscreen_tls_chain_files = $PKI/psown-full.pem" ;;
+	esac
 	tp_pf_postscreen "$P_PS"
 	tp_pf_service "127.0.0.1:$P_IN inet n - n - - smtpd -o syslog_name=postfix/submit -o smtpd_tls_security_level=none"
 	for p in $P_REUSE $P_may $P_fp $P_fpbad $P_verify $P_verifybad $P_secure $P_securebad; do
@@ -92,16 +104,19 @@ tlsproxy_listeners = (
   { handoff = "$PF_SOCKDIR/tlsproxy"; owner = "postfix"; group = "postfix"; mode = "0666"; }
 );
 EOF
+		# Files a request may name are those our configuration names.
+		echo "tls_server_sni_maps = \"inline:{ ps-own.tlsproxy.test = $PKI/psown-full.pem }\";" >>"$T/$v.conf"
 		tp_start_daemon "$T/$v-ours.log" "$T/$v.conf" "unix:$PF_SOCKDIR/tlsproxy"
 		D=$TP_DAEMON_PID
 	fi
 
 	# Server role: postscreen's STARTTLS.
 	timeout -k 5 "$(tp_secs 60)" swaks --server 127.0.0.1 --port "$P_PS" --ehlo client.test \
-	    --tls --quit-after HELO >"$T/$v-$who.swaks" 2>&1
+	    --tls --tls-get-peer-cert "$T/$v-$who.peer.pem" --quit-after HELO >"$T/$v-$who.swaks" 2>&1
 	{
 		if grep -q '=== TLS started with cipher' "$T/$v-$who.swaks"; then
 			echo "postscreen STARTTLS: TLS started"
+			echo "postscreen STARTTLS: certificate $(openssl x509 -in "$T/$v-$who.peer.pem" -noout -subject -nameopt RFC2253 2>&1)"
 		else
 			echo "postscreen STARTTLS: no TLS ($(grep -E '^<[~-]* +[45][0-9][0-9]' "$T/$v-$who.swaks" | tail -1))"
 		fi
@@ -134,10 +149,14 @@ EOF
 			    sed -n "s/^.*postfix\/smtp\[[0-9]*\]: \([A-Za-z]*\) TLS connection \(established\|reused\) to 127\.0\.0\.1\[127\.0\.0\.1\]:$p: .*$/$r: \1 TLS connection \2/p" |
 			    sort -u
 		done
-		grep -E 'warning:' "$PF_LOG" | grep -E 'tlsproxy|TLS|tls' |
+		# What Postfix's clients of tlsproxy say (its own tlsproxy's
+		# lines are about its configuration; ours are checked below).
+		grep -E 'warning:' "$PF_LOG" | grep -v 'postfix/tlsproxy\[' |
+		    grep -E 'tlsproxy|TLS|tls' |
 		    sed 's/^.*\(warning: .*\)$/Postfix \1/; s/\[[0-9]*\]//g' | sort -u
 	} >>"$out"
 	tp_pf_stop
+	cp "$PF_LOG" "$T/$v-$who.maillog"
 	[ "$who" = ours ] && tp_stop_daemon "$D" "$T/$v-ours.log"
 	return 0
 }
@@ -171,7 +190,16 @@ for v in $VERSIONS; do
 	if grep -q '^Postfix warning' "$T/$v-ours.outcome"; then
 		FAILED="$FAILED $v(warnings)"
 	fi
-	tp_expect_no_log "$T/$v-ours.log" "warning: request from tlsproxy"
+	case $v in
+	3.12*)
+		# As 3.12's own: postscreen's settings are not the daemon's.
+		tp_expect_log "$T/$v-ours.log" "warning: request from tlsproxy server with unexpected settings"
+		tp_expect_log "$T/$v-ours.log" "chain_files = \"$PKI/psown-full.pem\" (ours: \"$PKI/sink-full.pem\")"
+		grep -q 'warning: request from tlsproxy server with unexpected settings' "$T/$v-theirs.maillog" ||
+			tp_fail "Postfix $v's own tlsproxy did not warn likewise"
+		;;
+	*) tp_expect_no_log "$T/$v-ours.log" "warning: request from tlsproxy" ;;
+	esac
 	# The table for the note: flow, ours, theirs.
 	paste "$T/$v-ours.outcome" "$T/$v-theirs.outcome" |
 	    awk -F'\t' -v v="$v" '{ printf "| %s | %s | %s |\n", v, $1, $2 }' >>"$T/table"

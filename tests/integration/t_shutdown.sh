@@ -123,9 +123,9 @@ tp_hc_ok "$T/hlocal.out" "handoff: the local side closes first: our close_notify
     --socket "$SOCK" --bytes 65536 --close-first local
 
 tp_check "counters"
-sent=$(tp_stat "$T/stats.sock" close_notify_sent)
-rcvd=$(tp_stat "$T/stats.sock" close_notify_received)
-half=$(tp_stat "$T/stats.sock" half_closes)
+sent=$(tp_stat "$T/stats.sock" tlsproxy_close_notify_sent_total)
+rcvd=$(tp_stat "$T/stats.sock" tlsproxy_close_notify_received_total)
+half=$(tp_stat "$T/stats.sock" tlsproxy_half_closes_total)
 tp_say "close_notify_sent=$sent close_notify_received=$rcvd half_closes=$half"
 [ "${sent:-0}" -ge 8 ] || tp_fail "close_notify_sent=$sent"
 [ "${rcvd:-0}" -ge 4 ] || tp_fail "close_notify_received=$rcvd"

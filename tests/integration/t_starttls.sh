@@ -531,9 +531,11 @@ HELD_AFTER=$(tp_pf_queue_ids hold | wc -l)
 	tp_fail "spoof: $((HELD_AFTER - HELD_BEFORE)) messages queued, expected 1"
 tp_ok "spoof: one message queued (the legitimate one), no relay"
 tp_stats "$T/stats.sock" >"$T/stats.out" 2>&1 || tp_fail "stats socket"
-grep -E '^smtp_refused_' "$T/stats.out" | sed 's/^/    | /'
-[ "$(sed -n 's/^smtp_refused_xclient //p' "$T/stats.out")" -ge 10 ] || tp_fail "stats: smtp_refused_xclient"
-[ "$(sed -n 's/^smtp_refused_xforward //p' "$T/stats.out")" -ge 3 ] || tp_fail "stats: smtp_refused_xforward"
+grep -E '^tlsproxy_smtp_refused_' "$T/stats.out" | sed 's/^/    | /'
+[ "$(sed -n 's/^tlsproxy_smtp_refused_xclient_total //p' "$T/stats.out")" -ge 10 ] ||
+	tp_fail "stats: tlsproxy_smtp_refused_xclient_total"
+[ "$(sed -n 's/^tlsproxy_smtp_refused_xforward_total //p' "$T/stats.out")" -ge 3 ] ||
+	tp_fail "stats: tlsproxy_smtp_refused_xforward_total"
 
 step "12. encrypt refuses before STARTTLS (RSET too); none offers no STARTTLS"
 smtpc encrypt encrypt "$L3"

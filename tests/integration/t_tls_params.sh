@@ -684,7 +684,7 @@ R tlsproxy_tls_dh1024_param_file @dh3072 "s_client -tls1_2 -cipher $DHE ; the sa
      sc def -tls1_2 -cipher $DHE && sc_ok TLSv1.2 $DHE && sc_key "^DH, 2048 bits"'
 R tlsproxy_tls_dh1024_param_file "a file without DH parameters" 'start the daemon' \
     'exit 1, the file is named' \
-    'start_fail "$(errconf dh "${CERT_LINES[@]}" "smtpd_tls_security_level = \"may\";" "tlsproxy_tls_dh1024_param_file = \"$T/garbage.pem\";")" "$T/garbage.pem"'
+    'start_fail "$(errconf dh "${CERT_LINES[@]}" "smtpd_tls_security_level = \"may\";" "tlsproxy_tls_dh1024_param_file = \"$T/garbage.pem\";")" "$T/garbage.pem" "$T/err-dh.conf:6: tlsproxy_tls_dh1024_param_file: "'
 R tlsproxy_tls_dh512_param_file @dh512 'Python client' 'accepted and ignored: a session works' \
     'py dh512 && py_ok'
 
@@ -715,10 +715,16 @@ R 'tlsproxy_tls_chain_files (RSA + EC, cert first)' @ch_2cf \
      sc ch_2cf -showcerts -CAfile "$T/root.pem" -sigalgs RSA-PSS+SHA256:RSA+SHA256 && chain_checks ch_2cf chain-rsa.test'
 R 'tlsproxy_tls_key_file (does not match)' 'cert_file rsa.pem, key_file other.key' 'start the daemon' \
     'exit 1, the key file is named' \
-    'start_fail "$(errconf mismatch "smtpd_tls_security_level = \"may\";" "smtpd_tls_cert_file = \"$T/rsa.pem\";" "smtpd_tls_key_file = \"$T/other.key\";")" "$T/other.key" "match"'
+    'start_fail "$(errconf mismatch "smtpd_tls_security_level = \"may\";" "smtpd_tls_cert_file = \"$T/rsa.pem\";" "smtpd_tls_key_file = \"$T/other.key\";")" "$T/other.key" "match" \
+         "$T/err-mismatch.conf:5: smtpd_tls_key_file (through tlsproxy_tls_key_file): "'
 R 'tlsproxy_tls_key_file (missing)' 'key_file = a file that does not exist' 'start the daemon' \
     'exit 1, the key file is named' \
-    'start_fail "$(errconf missing "smtpd_tls_security_level = \"may\";" "smtpd_tls_cert_file = \"$T/rsa.pem\";" "smtpd_tls_key_file = \"$T/no-such.key\";")" "$T/no-such.key"'
+    'start_fail "$(errconf missing "smtpd_tls_security_level = \"may\";" "smtpd_tls_cert_file = \"$T/rsa.pem\";" "smtpd_tls_key_file = \"$T/no-such.key\";")" "$T/no-such.key" \
+         "$T/err-missing.conf:5: smtpd_tls_key_file (through tlsproxy_tls_key_file): cannot read RSA private key file $T/no-such.key: No such file or directory"'
+R 'tlsproxy_tls_cert_file (missing)' 'cert_file = a file that does not exist' 'start the daemon' \
+    'exit 1: FILE:LINE: the parameter, the file and the system error' \
+    'start_fail "$(errconf nocert "smtpd_tls_security_level = \"may\";" "smtpd_tls_cert_file = \"$T/no-such.pem\";" "smtpd_tls_key_file = \"$T/rsa.key\";")" \
+         "$T/err-nocert.conf:4: smtpd_tls_cert_file (through tlsproxy_tls_cert_file): cannot read RSA certificate file $T/no-such.pem: No such file or directory"'
 R 'tlsproxy_tls_key_file (mode 644)' 'key_file readable by everyone' 'start the daemon' \
     'exit 1, "readable by everyone", the file is named' \
     'cp "$T/rsa.key" "$T/open.key" && chmod 644 "$T/open.key" &&
@@ -726,7 +732,8 @@ R 'tlsproxy_tls_key_file (mode 644)' 'key_file readable by everyone' 'start the 
 R 'tlsproxy_tls_chain_files (mode 644)' 'chain file readable by everyone' 'start the daemon' \
     'exit 1, "readable by everyone", the file is named' \
     'cp "$T/chain-kf.pem" "$T/open-chain.pem" && chmod 644 "$T/open-chain.pem" &&
-     start_fail "$(errconf openchain "smtpd_tls_security_level = \"may\";" "smtpd_tls_chain_files = \"$T/open-chain.pem\";")" "$T/open-chain.pem" "readable by everyone"'
+     start_fail "$(errconf openchain "smtpd_tls_security_level = \"may\";" "smtpd_tls_chain_files = \"$T/open-chain.pem\";")" "$T/open-chain.pem" "readable by everyone" \
+         "$T/err-openchain.conf:4: smtpd_tls_chain_files (through tlsproxy_tls_chain_files): "'
 if [ "$HAVE_DSA" = 1 ]; then
 	R 'tlsproxy_tls_dcert_file + tlsproxy_tls_dkey_file' @dsa \
 	    'startup log ; s_client -tls1_2 -sigalgs DSA+SHA256 -cipher DHE-DSS-AES256-GCM-SHA384 ; default' \
@@ -872,14 +879,21 @@ R 'tls_daemon_random_bytes, tls_dane_*, tls_session_ticket_cipher, tls_fast_shut
 R tls_disable_workarounds @wa 's_client -tls1_2 ; probe' 'names and 0x masks accepted: sessions work' \
     'sc wa -tls1_2 && sc_ok TLSv1.2 && py wa && py_ok'
 R tls_disable_workarounds 'tls_disable_workarounds = "NO_SUCH_BUG"' 'start the daemon' 'exit 1, the name is reported' \
-    'start_fail "$(errconf wa "tls_disable_workarounds = \"NO_SUCH_BUG\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "NO_SUCH_BUG"'
+    'start_fail "$(errconf wa "tls_disable_workarounds = \"NO_SUCH_BUG\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "$T/err-wa.conf:3: tls_disable_workarounds: unknown workaround \"NO_SUCH_BUG\""'
 R tls_disable_workarounds 'tls_disable_workarounds = "0xZZ"' 'start the daemon' 'exit 1, the mask is reported' \
-    'start_fail "$(errconf wamask "tls_disable_workarounds = \"0xZZ\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "0xZZ"'
+    'start_fail "$(errconf wamask "tls_disable_workarounds = \"0xZZ\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "$T/err-wamask.conf:3: tls_disable_workarounds: bad bit mask \"0xZZ\""'
 R tlsproxy_tls_protocols 'tlsproxy_tls_protocols = "TLSv9"' 'start the daemon' 'exit 1, the name is reported' \
-    'start_fail "$(errconf proto "tlsproxy_tls_protocols = \"TLSv9\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "TLSv9"'
+    'start_fail "$(errconf proto "tlsproxy_tls_protocols = \"TLSv9\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "$T/err-proto.conf:3: tlsproxy_tls_protocols: unknown TLS protocol \"TLSv9\""'
+R tlsproxy_tls_mandatory_protocols 'smtpd_tls_mandatory_protocols = ">=TLSv9", used through $name' 'start the daemon' \
+    'exit 1: both lines, the one that sets the bad text first' \
+    'start_fail "$(errconf thru "smtpd_tls_mandatory_protocols = \">=TLSv9\";" "tlsproxy_tls_mandatory_protocols = \"\$smtpd_tls_mandatory_protocols\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" \
+         "$T/err-thru.conf:3: smtpd_tls_mandatory_protocols (through tlsproxy_tls_mandatory_protocols at line 4): unknown TLS protocol \"TLSv9\""'
+R tls_medium_cipherlist 'tls_medium_cipherlist = "NONSENSE"' 'start the daemon' 'exit 1: FILE:LINE: the parameter, the reason from OpenSSL' \
+    'start_fail "$(errconf ciphers "tls_medium_cipherlist = \"NONSENSE\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" \
+         "$T/err-ciphers.conf:3: tls_medium_cipherlist: invalid cipher list \"NONSENSE"'
 R tls_eecdh_auto_curves 'tls_eecdh_auto_curves = "bogus1 bogus2"' 'start the daemon' \
     'exit 1: no supported group' \
-    'start_fail "$(errconf curves "tls_eecdh_auto_curves = \"bogus1 bogus2\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "tls_eecdh_auto_curves"'
+    'start_fail "$(errconf curves "tls_eecdh_auto_curves = \"bogus1 bogus2\";" "smtpd_tls_security_level = \"may\";" "${CERT_LINES[@]}")" "$T/err-curves.conf:3: tls_eecdh_auto_curves: no supported group in \"bogus1 bogus2\""'
 
 # ---------------------------------------------------------------- per listener
 R 'per-listener settings' '@ec13 (and def: global RSA, TLS 1.2 allowed)' \
@@ -933,7 +947,7 @@ R 'tlsproxy -n' 'smtpd_tls_protocols = ">=TLSv1.2"; entry: tlsproxy_tls_protocol
          "  { listen = \"127.0.0.1:$ERR_PORT\"; backend = \"127.0.0.1:$ECHO_PORT\"; tlsproxy_tls_protocols = \"<=TLSv1.2\"; }" \
          ");" >"$f" &&
      timeout -k 2 10 "$TLSPROXY_BIN" -n -c "$f" >"$T/out/n.out" 2>&1 && sed "s/^/    | /" "$T/out/n.out" &&
-     { grep -q -x -F "smtpd_tls_protocols = >=TLSv1.2" "$T/out/n.out" || bad "no line: smtpd_tls_protocols = >=TLSv1.2"; } &&
+     { grep -q -x -F "smtpd_tls_protocols = \">=TLSv1.2\";" "$T/out/n.out" || bad "no line: smtpd_tls_protocols = \">=TLSv1.2\";"; } &&
      { grep -F "listen = \"127.0.0.1:$ERR_PORT\"" "$T/out/n.out" | grep -q -F "tlsproxy_tls_protocols = \"<=TLSv1.2\";" ||
          bad "the entry does not show tlsproxy_tls_protocols = \"<=TLSv1.2\""; } &&
      { ! grep -q "^tlsproxy_tls_protocols" "$T/out/n.out" || bad "tlsproxy_tls_protocols printed globally"; }'

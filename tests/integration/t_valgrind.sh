@@ -159,7 +159,7 @@ while True:
         break
     out += b
 sys.stdout.write(out.decode())' "$STATS" "$(tp_secs 10)") || tp_fail "stats socket unreadable"
-echo "$stats" | grep -q "^sessions_live " || tp_fail "stats socket answer: $stats"
+echo "$stats" | grep -q "^tlsproxy_sessions_live " || tp_fail "stats socket answer: $stats"
 kill -USR1 "$D"
 tp_expect_log "$LOG" "statistics: sessions_handoff=" 10
 tp_ok "counters answered"
@@ -245,7 +245,7 @@ while True:
     if not b:
         break
     out += b
-sys.exit(0 if b"\nsessions_live 1\n" in b"\n" + out else 1)' "$STATS"
+sys.exit(0 if b"\ntlsproxy_sessions_live 1\n" in b"\n" + out else 1)' "$STATS"
 }
 tp_wait_for 20 live_session || tp_fail "the paused session is not live"
 kill -TERM "$D"

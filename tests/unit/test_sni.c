@@ -357,10 +357,10 @@ test_err_file(void)
 
 	test_fails("texthash:/nonexistent/dir/sni", "texthash:/nonexistent/"
 	    "dir/sni: cannot open", "No such file or directory");
-	/* A directory opens but cannot be read. */
+	/* A directory is not a table file. */
 	(void)snprintf(spec, sizeof(spec), "texthash:%s",
 	    dir != NULL && *dir != '\0' ? dir : "/tmp");
-	test_fails(spec, "cannot read", "directory");
+	test_fails(spec, "cannot open", "not a regular file");
 
 	/* The first error stops the parse; the map is freed. */
 	CU_ASSERT_FATAL(test_text(spec, sizeof(spec), path, sizeof(path),
