@@ -53,8 +53,10 @@ srcs_for() {
 	case $1 in
 	attr)		echo attr ;;
 	config)		echo config netlist ;;
-	protocols)	echo tls_common tls_server log sys stats scache tickets sni_map ;;
-	sni)		echo sni_map ;;
+	protocols)	echo tls_common tls_server tls_files log sys stats scache tickets \
+			    sni_map privsep listener config netlist ;;
+	sni)		echo sni_map privsep listener config netlist log sys stats \
+			    tls_common tls_server tls_files scache tickets ;;
 	props)		echo tls_props attr sys ;;
 	smtp)		echo smtp ;;
 	proxyproto)	echo proxyproto ;;
